@@ -1,0 +1,153 @@
+"""``medtune eval``, ``results``, ``suites``, ``models``."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from harness.cli.common import DATA_OPT, DB_OPT, console, parse_options, progress_bar
+from harness.errors import MedtuneError
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_cmd)
+    app.command("results")(results_cmd)
+    app.command("suites")(suites_cmd)
+    app.command("models")(models_cmd)
+
+
+def eval_cmd(
+    variant: str = typer.Option(..., "--variant", "-v", help="Variant name, built-in model, HF directory, adapter dir or hub id"),
+    suite: list[str] = typer.Option(..., "--suite", "-s", help="Suite name, a family (medical_qa) or all; repeatable"),
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", help="Score only the first N documents of each suite"),
+    engine: str = typer.Option("native", help="native | lm-eval"),
+    num_fewshot: Optional[int] = typer.Option(None, "--num-fewshot", help="Override the suite's few-shot count"),
+    seed: int = typer.Option(1234, help="Seed for few-shot sampling and bootstrap CIs"),
+    option: Optional[list[str]] = typer.Option(None, "--option", "-o", help="Suite option key=value; repeatable"),
+    device: str = typer.Option("auto", help="auto | cpu | cuda[:N]"),
+    dtype: str = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU) | float32 | bfloat16 | float16"),
+    batch_size: str = typer.Option("auto", "--batch-size", help="Integer, or auto (largest that fits on GPU)"),
+    force: bool = typer.Option(False, "--force", help="Re-run even when an identical run is cached"),
+    name: Optional[str] = typer.Option(None, "--name", help="Record results under this variant name"),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow model code from the checkpoint"),
+    db: Optional[str] = DB_OPT,
+    data_root: Optional[str] = DATA_OPT,
+):
+    """Score a variant on suites; results (per sample, with CIs) go to the DuckDB file."""
+    from harness import settings
+    from harness.evaluate import EvalRequest, plan, run_planned
+    from harness.models import resolve
+    from harness.store import Store
+
+    if batch_size != "auto" and not batch_size.isdigit():
+        raise MedtuneError(f"--batch-size {batch_size}: expected a positive integer or auto")
+    store = Store(settings.db_path(db))
+    req = EvalRequest(variant=variant, suites=suite, data_root=settings.data_root(data_root), store=store, limit=limit,
+                      num_fewshot=num_fewshot, seed=seed, options=parse_options(option), engine=engine, device=device,
+                      dtype=dtype, batch_size=batch_size, force=force, name=name, trust_remote_code=trust_remote_code)
+    ref = resolve(variant, store=store, trust_remote_code=trust_remote_code, name=name)
+    planned = plan(req, ref)
+    with progress_bar() as bar:
+        def progress(label, total):
+            task = bar.add_task(f"{ref.name} · {label}", total=total, rate="")
+
+            def advance(n):
+                bar.advance(task, n)
+                t = bar.tasks[task]
+                if t.elapsed:
+                    bar.update(task, rate=f"{t.completed / t.elapsed:.1f} req/s")
+            return advance
+
+        run_planned(req, ref, planned, progress=progress, echo=lambda m: console.print(f"[dim]{m}[/]"))
+    from harness.store.runs import results_table
+
+    print_results(results_table(store, variants=[ref.name], suites=[p.suite.name for p in planned]))
+
+
+def print_results(df, fmt: str = "table") -> None:
+    if fmt == "json":
+        console.print_json(df.to_json(orient="records", date_format="iso"))
+        return
+    if fmt == "csv":
+        print(df.to_csv(index=False), end="")
+        return
+    if df.empty:
+        console.print("no results yet: run `medtune eval --variant smollm2-135m --suite medical_qa --limit 20`")
+        return
+    table = Table(title="results (latest run per variant x suite; 95% bootstrap CI)")
+    for col in ("suite", "variant", "metric", "value", "95% CI", "n", "engine"):
+        table.add_column(col, justify="right" if col in ("value", "n") else "left")
+    for row in df.itertuples():
+        ci = f"[{row.ci_low:.3f}, {row.ci_high:.3f}]" if row.ci_low is not None and row.ci_low == row.ci_low else ""
+        table.add_row(row.suite, row.variant, row.metric, f"{row.value:.3f}", ci, str(row.n_samples), row.engine)
+    console.print(table)
+
+
+def results_cmd(
+    fmt: str = typer.Option("table", "--format", "-f", help="table | json | csv"),
+    variant: Optional[list[str]] = typer.Option(None, "--variant", "-v", help="Only these variants"),
+    suite: Optional[list[str]] = typer.Option(None, "--suite", "-s", help="Only these suites"),
+    db: Optional[str] = DB_OPT,
+):
+    """Variant x suite table of the latest results with 95% CIs."""
+    from harness import settings
+    from harness.store import Store
+    from harness.store.runs import results_table
+
+    if fmt not in ("table", "json", "csv"):
+        raise MedtuneError(f"--format {fmt}: expected table, json or csv")
+    df = results_table(Store(settings.db_path(db)), variants=variant or None, suites=suite or None)
+    extra = _extra_result_columns()
+    for hook in extra:
+        df = hook(df, Store(settings.db_path(db)))
+    print_results(df, fmt)
+
+
+def _extra_result_columns():
+    """Hooks that add rows/columns to ``medtune results`` (e.g. the forgetting learn/forget pair)."""
+    hooks = []
+    try:
+        from harness.forgetting.report import results_hook  # added by the forgetting suite
+
+        hooks.append(results_hook)
+    except ImportError:
+        pass
+    return hooks
+
+
+def suites_cmd(fmt: str = typer.Option("table", "--format", "-f", help="table | json")):
+    """The shipped suites, with family, type, size of data and version hash."""
+    from suites import list_suites, load_suite
+
+    rows = []
+    for name in list_suites():
+        s = load_suite(name)
+        rows.append({"suite": name, "family": s.spec.family, "type": s.spec.type, "version": s.version,
+                     "data": s.spec.data.path, "fewshot": s.num_fewshot, "options": s.spec.options,
+                     "description": s.spec.description})
+    if fmt == "json":
+        console.print_json(json.dumps(rows))
+        return
+    table = Table(title="suites")
+    for col in ("suite", "family", "type", "version", "fewshot", "data", "description"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*(str(r[c]) for c in ("suite", "family", "type", "version", "fewshot", "data", "description")))
+    console.print(table)
+
+
+def models_cmd(db: Optional[str] = DB_OPT):
+    """Built-in models and the variants registered in the DB."""
+    from harness import settings
+    from harness.models import list_models
+    from harness.store import Store
+
+    table = Table(title="models")
+    for col in ("name", "kind", "source", "description"):
+        table.add_column(col)
+    for m in list_models(Store(settings.db_path(db))):
+        table.add_row(m["name"], m["kind"], m["source"], m["description"])
+    console.print(table)

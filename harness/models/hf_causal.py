@@ -1,0 +1,224 @@
+"""Causal-LM backend for the model contract, built for multiple-choice scoring speed.
+
+``loglikelihood`` groups requests by context. For each batch of contexts it runs the decoder
+once (left-padded, with the KV cache), then runs every option's continuation against its
+context's cache, and applies the LM head only at the positions that score a continuation token.
+On a 4-option question with a 250-token stem this does the stem's work once instead of four
+times, and never computes a full-vocabulary softmax over the prompt.
+
+Tokenisation follows lm-eval's HFLM exactly (trailing context spaces move to the continuation;
+the continuation is the tail of the encoded whole; an empty context is the BOS/EOS token), so
+the two engines score the same tokens.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+import torch.nn.functional as F
+
+from harness.contract import LoglikelihoodResult, ModelInfo, Request, RollingResult
+from harness.models.hf_load import count_params, load_model, load_tokenizer, pick_device, pick_dtype, unwrap
+
+
+class HFCausalLM:
+    KINDS = ("loglikelihood", "loglikelihood_rolling", "generate_until")
+
+    def __init__(self, ref, device: str = "auto", dtype: str = "auto", batch_size: int | str = "auto",
+                 max_length: int | None = None, model=None, tokenizer=None):
+        from transformers import AutoModelForCausalLM
+
+        self.device = pick_device(device)
+        self.dtype = pick_dtype(dtype, self.device)
+        self.tokenizer = tokenizer or load_tokenizer(ref)
+        self.model = model if model is not None else load_model(ref, AutoModelForCausalLM, self.device, self.dtype, self.tokenizer)
+        inner = unwrap(self.model)
+        self.decoder = getattr(inner, inner.base_model_prefix)
+        self.head = inner.get_output_embeddings()
+        self.logit_scale = getattr(inner.config, "logit_scale", None)  # e.g. Cohere; None for Llama/GPT-2
+        cfg = inner.config
+        self.max_length = max_length or getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", 2048)
+        tok = self.tokenizer
+        self.prefix_token_id = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+        self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
+        self.batch_size = self._pick_batch_size(batch_size)
+        self.info = ModelInfo(name=ref.name, path=ref.location, kind="causal", dtype=str(self.dtype).replace("torch.", ""),
+                              device=self.device, n_params=count_params(self.model),
+                              extra={"adapter": ref.adapter, "batch_size": self.batch_size})
+
+    def supports(self, kind: str) -> bool:
+        return kind in self.KINDS
+
+    # -- batch size -----------------------------------------------------------------------
+    def _pick_batch_size(self, batch_size) -> int:
+        if batch_size != "auto":
+            return max(1, int(batch_size))
+        if not self.device.startswith("cuda"):
+            return 8  # CPU: throughput barely depends on it; keeps memory small
+        from accelerate.utils import find_executable_batch_size
+
+        probe_len = min(self.max_length, 1024)
+
+        @find_executable_batch_size(starting_batch_size=128)
+        def probe(batch):
+            ids = torch.full((batch, probe_len), self.pad_id, device=self.device)
+            with torch.inference_mode():
+                self.decoder(input_ids=ids, use_cache=False)
+            return batch
+
+        return probe()
+
+    # -- tokenisation (as lm-eval's HFLM) ---------------------------------------------------
+    def _encode(self, text: str, **kwargs) -> list[int]:
+        return self.tokenizer.encode(text, **kwargs)
+
+    def encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
+        if context == "":
+            cont = self._encode(continuation, add_special_tokens=False)
+            if cont and cont[0] == self.prefix_token_id:
+                return cont[:1], cont[1:]
+            return [self.prefix_token_id], cont
+        n_spaces = len(context) - len(context.rstrip())
+        if n_spaces:
+            continuation = context[-n_spaces:] + continuation
+            context = context[:-n_spaces]
+        whole = self._encode(context + continuation)
+        ctx = self._encode(context)
+        return ctx, whole[len(ctx):]
+
+    # -- loglikelihood with a shared context ------------------------------------------------
+    def loglikelihood(self, requests: list[Request], progress=None) -> list[LoglikelihoodResult]:
+        groups: OrderedDict[str, dict] = OrderedDict()
+        for pos, req in enumerate(requests):
+            context, continuation = req.args
+            ctx, cont = self.encode_pair(context, continuation)
+            g = groups.setdefault(context, {"ctx": ctx, "conts": []})
+            g["conts"].append((pos, cont))
+        ordered = sorted(groups.values(), key=lambda g: -len(g["ctx"]))
+        results: list[LoglikelihoodResult | None] = [None] * len(requests)
+        for start in range(0, len(ordered), self.batch_size):
+            batch = ordered[start:start + self.batch_size]
+            for (pos, _), res in zip((c for g in batch for c in g["conts"]), self._score_groups(batch)):
+                results[pos] = res
+            if progress:
+                progress(sum(len(g["conts"]) for g in batch))
+        return results
+
+    def _hidden_to_logprobs(self, hidden: torch.Tensor) -> torch.Tensor:
+        logits = self.head(hidden).float()
+        if self.logit_scale:
+            logits = logits * self.logit_scale
+        return F.log_softmax(logits, dim=-1)
+
+    @torch.inference_mode()
+    def _score_groups(self, groups: list[dict]) -> list[LoglikelihoodResult]:
+        dev = self.device
+        max_cont = max(len(c) for g in groups for _, c in g["conts"])
+        room = self.max_length + 1 - max_cont
+        ctxs = [g["ctx"][-room:] if len(g["ctx"]) > room else g["ctx"] for g in groups]
+        L = max(len(c) for c in ctxs)
+        ids = torch.full((len(groups), L), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(groups), L), dtype=torch.long)
+        for i, c in enumerate(ctxs):  # left padding: every context ends at position L-1
+            ids[i, L - len(c):] = torch.tensor(c)
+            mask[i, L - len(c):] = 1
+        ids, mask = ids.to(dev), mask.to(dev)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.decoder(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
+        first = out.last_hidden_state[:, -1, :]  # predicts each option's first token
+
+        options = [(gi, cont) for gi, g in enumerate(groups) for _, cont in g["conts"]]
+        M = max(len(cont) - 1 for _, cont in options)
+        rows, targets, owner = [], [], []
+        if M > 0:
+            gidx = torch.tensor([gi for gi, _ in options], device=dev)
+            cache = out.past_key_values
+            cache.batch_select_indices(gidx)
+            opt_ids = torch.full((len(options), M), self.pad_id, dtype=torch.long)
+            opt_mask = torch.zeros((len(options), M), dtype=torch.long)
+            for j, (_, cont) in enumerate(options):
+                opt_ids[j, : len(cont) - 1] = torch.tensor(cont[:-1], dtype=torch.long)
+                opt_mask[j, : len(cont) - 1] = 1
+            opt_ids, opt_mask = opt_ids.to(dev), opt_mask.to(dev)
+            ctx_len = mask.sum(-1)[gidx]
+            pos2 = ctx_len[:, None] + torch.arange(M, device=dev)[None, :]
+            full_mask = torch.cat([mask[gidx], opt_mask], dim=1)
+            hidden2 = self.decoder(input_ids=opt_ids, attention_mask=full_mask, position_ids=pos2,
+                                   past_key_values=cache, use_cache=True).last_hidden_state
+        for j, (gi, cont) in enumerate(options):
+            rows.append(first[gi:gi + 1])
+            if len(cont) > 1:
+                rows.append(hidden2[j, : len(cont) - 1])
+            targets.extend(cont)
+            owner.extend([j] * len(cont))
+        logprobs = self._hidden_to_logprobs(torch.cat(rows, dim=0))
+        tgt = torch.tensor(targets, device=dev)
+        token_lp = logprobs.gather(-1, tgt[:, None])[:, 0].double().cpu()
+        greedy = (logprobs.argmax(-1) == tgt).cpu()
+        owner_t = torch.tensor(owner)
+        sums = torch.zeros(len(options), dtype=torch.float64).index_add_(0, owner_t, token_lp)
+        misses = torch.zeros(len(options), dtype=torch.long).index_add_(0, owner_t, (~greedy).long())
+        return [LoglikelihoodResult(float(sums[j]), bool(misses[j] == 0), len(cont)) for j, (_, cont) in enumerate(options)]
+
+    # -- rolling loglikelihood (perplexity) ---------------------------------------------------
+    def loglikelihood_rolling(self, requests: list[Request], progress=None) -> list[RollingResult]:
+        from lm_eval.utils import get_rolling_token_windows, make_disjoint_window
+
+        out = []
+        for req in requests:
+            tokens = self._encode(req.args[0], add_special_tokens=False)
+            windows = [make_disjoint_window(w) for w in get_rolling_token_windows(
+                token_list=tokens, prefix_token=self.prefix_token_id, max_seq_len=self.max_length, context_len=1)]
+            total = 0.0
+            for start in range(0, len(windows), self.batch_size):
+                total += sum(self._score_full(windows[start:start + self.batch_size]))
+            out.append(RollingResult(total, len(tokens)))
+            if progress:
+                progress(1)
+        return out
+
+    @torch.inference_mode()
+    def _score_full(self, pairs: list[tuple[list[int], list[int]]]) -> list[float]:
+        """Sum log P(cont | ctx) for unshared (ctx, cont) token pairs, right-padded."""
+        seqs = [(ctx + cont)[:-1] for ctx, cont in pairs]
+        L = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), L), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), L), dtype=torch.long)
+        for i, s in enumerate(seqs):
+            ids[i, : len(s)] = torch.tensor(s)
+            mask[i, : len(s)] = 1
+        hidden = self.decoder(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), use_cache=False).last_hidden_state
+        totals = []
+        for i, (ctx, cont) in enumerate(pairs):
+            end = len(seqs[i])
+            lp = self._hidden_to_logprobs(hidden[i, end - len(cont): end])
+            totals.append(float(lp.gather(-1, torch.tensor(cont, device=self.device)[:, None]).sum()))
+        return totals
+
+    # -- generation -----------------------------------------------------------------------------
+    @torch.inference_mode()
+    def generate_until(self, requests: list[Request], progress=None) -> list[str]:
+        tok = self.tokenizer
+        out = []
+        for start in range(0, len(requests), self.batch_size):
+            batch = requests[start:start + self.batch_size]
+            tok.padding_side = "left"
+            if tok.pad_token is None:
+                tok.pad_token = tok.eos_token
+            enc = tok([r.args[0] for r in batch], return_tensors="pt", padding=True).to(self.device)
+            max_new = max(r.args[2] for r in batch)
+            gen = self.model.generate(**enc, max_new_tokens=max_new, do_sample=False, pad_token_id=self.pad_id)
+            for r, row in zip(batch, gen[:, enc["input_ids"].shape[1]:]):
+                text = tok.decode(row[: r.args[2]], skip_special_tokens=True)
+                for stop in r.args[1]:
+                    if stop and stop in text:
+                        text = text[: text.index(stop)]
+                out.append(text)
+            if progress:
+                progress(len(batch))
+        return out
+
+    def token_labels(self, requests, progress=None):
+        raise NotImplementedError("a causal LM does not predict token labels")
+

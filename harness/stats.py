@@ -1,0 +1,83 @@
+"""Statistics over per-sample scores: bootstrap CIs, paired comparisons, McNemar.
+
+Thin wrappers over scipy/statsmodels with the defaults medtune uses everywhere
+(95%, percentile bootstrap, 1000 resamples, fixed seed so reports repeat).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+from scipy import stats as _stats
+
+N_RESAMPLES = 1000
+CONFIDENCE = 0.95
+
+
+def _mean(x, axis=-1):
+    return np.mean(x, axis=axis)
+
+
+def bootstrap_ci(
+    columns: Sequence[np.ndarray] | np.ndarray,
+    statistic: Callable = _mean,
+    seed: int = 0,
+    n_resamples: int = N_RESAMPLES,
+    confidence: float = CONFIDENCE,
+) -> tuple[float, float, float]:
+    """(point, low, high) for ``statistic`` over samples.
+
+    ``columns`` is one array of per-sample values, or a *tuple* of arrays resampled together.
+    ``statistic(*columns, axis=-1)`` must be vectorised, e.g. ``lambda tp, fp, fn, axis: ...``
+    for a corpus-level F1 from per-sentence counts.
+    """
+    cols = [np.asarray(c, dtype=float) for c in (columns if isinstance(columns, tuple) else (columns,))]
+    point = float(statistic(*cols, axis=-1))
+    n = len(cols[0])
+    if n < 2 or all(np.all(c == c[0]) for c in cols):
+        return point, point, point
+    res = _stats.bootstrap(
+        tuple(cols), statistic, paired=True, vectorized=True, n_resamples=n_resamples,
+        confidence_level=confidence, method="percentile", random_state=np.random.default_rng(seed),
+    )
+    return point, float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+@dataclass
+class PairedComparison:
+    """candidate - baseline on the same items."""
+
+    delta: float
+    ci_low: float
+    ci_high: float
+    n: int
+    p_value: float | None  # McNemar for binary scores, else paired bootstrap two-sided
+    test: str
+
+
+def paired_bootstrap(candidate: np.ndarray, baseline: np.ndarray, seed: int = 0, n_resamples: int = N_RESAMPLES) -> PairedComparison:
+    a, b = np.asarray(candidate, float), np.asarray(baseline, float)
+    if a.shape != b.shape:
+        raise ValueError("paired scores need the same items on both sides")
+    diff = a - b
+    point, low, high = bootstrap_ci(diff, seed=seed, n_resamples=n_resamples)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(diff), size=(n_resamples, len(diff)))
+    boot = diff[idx].mean(axis=1)
+    # two-sided p: how often the centred bootstrap distribution is as extreme as the observed delta
+    p = float(np.mean(np.abs(boot - boot.mean()) >= abs(point))) if len(diff) > 1 else 1.0
+    return PairedComparison(point, low, high, len(diff), p, "paired_bootstrap")
+
+
+def mcnemar_test(candidate: np.ndarray, baseline: np.ndarray, seed: int = 0) -> PairedComparison:
+    """Paired comparison of two binary (correct/incorrect) score vectors."""
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    a, b = np.asarray(candidate).astype(bool), np.asarray(baseline).astype(bool)
+    table = [[int(np.sum(a & b)), int(np.sum(~a & b))], [int(np.sum(a & ~b)), int(np.sum(~a & ~b))]]
+    discordant = table[0][1] + table[1][0]
+    result = mcnemar(table, exact=discordant < 25)
+    point, low, high = bootstrap_ci(a.astype(float) - b.astype(float), seed=seed)
+    return PairedComparison(point, low, high, len(a), float(result.pvalue), "mcnemar")

@@ -1,0 +1,1 @@
+-- 002_tuning: reserved; filled in by its issue. Empty migrations are skipped.

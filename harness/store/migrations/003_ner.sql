@@ -1,0 +1,1 @@
+-- 003_ner: reserved; filled in by its issue. Empty migrations are skipped.

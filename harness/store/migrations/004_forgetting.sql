@@ -1,0 +1,1 @@
+-- 004_forgetting: reserved; filled in by its issue. Empty migrations are skipped.

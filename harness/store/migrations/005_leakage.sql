@@ -1,0 +1,1 @@
+-- 005_leakage: reserved; filled in by its issue. Empty migrations are skipped.

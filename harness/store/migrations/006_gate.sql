@@ -1,0 +1,1 @@
+-- 006_gate: reserved; filled in by its issue. Empty migrations are skipped.

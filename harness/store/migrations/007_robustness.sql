@@ -1,0 +1,1 @@
+-- 007_robustness: reserved; filled in by its issue. Empty migrations are skipped.

@@ -1,0 +1,20 @@
+"""Suite types: how a document becomes requests, and responses become scores.
+
+Registered as "module:Class" strings and imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+TYPES: dict[str, str] = {
+    "multiple_choice": "suites._types.multiple_choice:MultipleChoice",
+}
+
+
+def get_type(name: str):
+    target = TYPES.get(name)
+    if target is None:
+        return None
+    module, cls = target.split(":")
+    return getattr(importlib.import_module(module), cls)
