@@ -1,0 +1,1 @@
+"""Streamlit app over the results DuckDB (reads only the store's schema)."""

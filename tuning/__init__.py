@@ -1,0 +1,1 @@
+"""Creates model variants from a base (filled in by the tuning backend)."""
