@@ -1,0 +1,156 @@
+"""How a suite type meets giskard: which text is perturbed, what the model outputs, how an item scores.
+
+- multiple choice: the document's ``question`` is perturbed (options untouched); the giskard model is
+  a classifier whose classes are the option letters and whose ``predict_proba`` is the softmax over
+  the option log-likelihoods; the paired score is ``acc``.
+- NER: the sentence is perturbed **only on its non-entity words** (gold ``O`` words), so the gold
+  tags stay aligned word for word; entity words are never changed. Each maximal run of ``O`` words
+  goes through giskard's transformation as one string and is re-split on whitespace (a run may
+  gain or lose words; they are all ``O``). The paired score is the sentence's entity F1. giskard
+  itself sees the whole sentence as a regression model whose output is the number of predicted
+  entity words (giskard has no sequence-labelling model type).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from harness.errors import MedtuneError
+from harness.results import Sample
+
+LETTERS = "ABCDEFGHIJ"
+SUPPORTED_TYPES = ("multiple_choice", "ner")
+
+
+class QAAdapter:
+    """Multiple-choice QA: perturb ``doc['question']``; classes are option letters."""
+
+    suite_type = "multiple_choice"
+    text_column = "question"
+    metric = "acc"
+    model_type = "classification"
+
+    def __init__(self, docs: list[dict]):
+        self.docs = docs
+        self.labels = list(LETTERS[: max(len(d["choices"]) for d in docs)])
+
+    def text(self, doc: dict) -> str:
+        return doc["question"]
+
+    def key(self, doc: dict):
+        return doc["question"]
+
+    def with_text(self, doc: dict, text: str) -> dict:
+        return {**doc, "question": text}
+
+    def target(self, doc: dict) -> str:
+        return self.labels[int(doc["gold"])]
+
+    def output(self, sample: Sample) -> np.ndarray:
+        """Softmax over the option log-likelihoods, padded to the widest question's options."""
+        lls = np.asarray(sample.record["loglikelihoods"], dtype=float)
+        p = np.exp(lls - lls.max())
+        out = np.zeros(len(self.labels))
+        out[: len(p)] = p / p.sum()
+        return out
+
+    def prediction(self, sample: Sample):
+        return int(sample.prediction)
+
+    def score(self, sample: Sample) -> float:
+        return float(sample.scores["acc"])
+
+    def perturb(self, transform: Callable[[pd.DataFrame, str], pd.Series]) -> dict[int, dict]:
+        """Item index -> perturbed document, for the items the transformation changes."""
+        frame = pd.DataFrame({"text": [self.text(d) for d in self.docs]})
+        new = transform(frame, "text")
+        return {i: self.with_text(self.docs[i], t) for i, t in enumerate(new) if t != frame["text"][i]}
+
+
+class NERAdapter:
+    """NER: perturb non-entity words only; giskard sees a regression on the predicted entity count."""
+
+    suite_type = "ner"
+    text_column = "sentence"
+    metric = "f1"
+    model_type = "regression"
+    labels = None
+
+    def __init__(self, docs: list[dict]):
+        self.docs = docs
+        self.words_key = "words" if "words" in docs[0] else "tokens"
+        self.tags_key = next((k for k in ("tags", "labels", "ner_tags") if k in docs[0]), None)
+        if self.tags_key is None:
+            raise MedtuneError("NER documents carry no gold tags (expected a 'tags' field): cannot keep entities aligned")
+
+    def text(self, doc: dict) -> str:
+        return " ".join(doc[self.words_key])
+
+    def key(self, doc: dict):
+        return tuple(doc[self.words_key])
+
+    def with_text(self, doc: dict, text: str) -> dict:
+        """A sentence giskard perturbed as a whole: gold tags no longer align; only predictions are used."""
+        words = text.split()
+        tags = doc[self.tags_key] if len(words) == len(doc[self.words_key]) else ["O"] * len(words)
+        return {**doc, self.words_key: words, self.tags_key: list(tags)}
+
+    def target(self, doc: dict) -> float:
+        return float(sum(t != "O" for t in doc[self.tags_key]))
+
+    def output(self, sample: Sample) -> float:
+        return float(sum(t != "O" for t in _predicted_tags(sample)))
+
+    def prediction(self, sample: Sample):
+        return tuple(_predicted_tags(sample))
+
+    def score(self, sample: Sample) -> float:
+        return float(sample.scores.get("f1", sample.score or 0.0))
+
+    def perturb(self, transform: Callable[[pd.DataFrame, str], pd.Series]) -> dict[int, dict]:
+        runs = []  # (doc index, start, end) of each maximal run of O words
+        for i, doc in enumerate(self.docs):
+            tags, start = doc[self.tags_key], None
+            for j, tag in enumerate(list(tags) + ["B-end"]):
+                if tag == "O" and start is None:
+                    start = j
+                elif tag != "O" and start is not None:
+                    runs.append((i, start, j))
+                    start = None
+        if not runs:
+            return {}
+        frame = pd.DataFrame({"text": [" ".join(self.docs[i][self.words_key][a:b]) for i, a, b in runs]})
+        new = transform(frame, "text")
+        changed: dict[int, dict] = {}
+        # rebuild from the last run backwards so earlier word offsets stay valid
+        for (i, a, b), old, text in reversed(list(zip(runs, frame["text"], new))):
+            if text == old or not text.split():
+                continue
+            doc = changed.get(i, self.docs[i])
+            words, tags = list(doc[self.words_key]), list(doc[self.tags_key])
+            repl = text.split()
+            words[a:b], tags[a:b] = repl, ["O"] * len(repl)
+            changed[i] = {**doc, self.words_key: words, self.tags_key: tags}
+        return changed
+
+
+def _predicted_tags(sample: Sample) -> list[str]:
+    pred = sample.prediction
+    if isinstance(pred, str):
+        pred = pred.split()
+    return list(pred or sample.record.get("predicted", []))
+
+
+def adapter_for(suite, docs: list[dict]):
+    kind = suite.spec.type
+    if kind == "multiple_choice":
+        return QAAdapter(docs)
+    if kind == "ner":
+        return NERAdapter(docs)
+    raise MedtuneError(
+        f"suite {suite.name} is of type {kind!r}, which the robustness audit cannot wrap as a giskard model; "
+        f"supported suite types: {', '.join(SUPPORTED_TYPES)} (e.g. medqa_usmle, medmcqa, mmlu_medical, pubmedqa)"
+    )

@@ -1,0 +1,92 @@
+"""One robustness audit: clean predictions, paired perturbations, giskard scan, HTML report.
+
+Reads top to bottom: pick the adapter for the suite type, score the clean items, score each
+perturbation's changed items (giskard transformation, paired comparison), then hand the same cached
+scorer to giskard's scan, whose perturbed rows therefore cost nothing more.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import asdict, dataclass, field, is_dataclass
+from pathlib import Path
+from typing import Callable
+
+from harness.engine import check_compatible
+from harness.robustness import _giskard
+from harness.robustness._adapters import adapter_for
+from harness.robustness._perturbations import PerturbationResult, apply, compare, transformation_classes
+from harness.robustness._predictor import CachedScorer
+
+DEFAULT_THRESHOLD = 0.05  # giskard's default fail-rate threshold for classification
+
+
+@dataclass
+class RobustnessAudit:
+    audit_id: str
+    variant: str
+    suite: str
+    suite_type: str
+    metric: str
+    clean_value: float
+    n: int
+    perturbations: list[PerturbationResult]
+    giskard_issues: list[dict]
+    detectors: list[str]
+    settings: dict = field(default_factory=dict)
+    report_path: str | None = None
+    duration_s: float = 0.0
+
+    @property
+    def flagged(self) -> list[str]:
+        """Perturbations that change predictions at or above the threshold (our paired numbers)."""
+        return [p.perturbation for p in self.perturbations if p.flagged]
+
+    @property
+    def giskard_flagged(self) -> list[str]:
+        return sorted({i["transformation"] for i in self.giskard_issues if i["transformation"]})
+
+
+def run_audit(suite, lm, docs: list[dict], variant: str, perturbations: list[str] | None = None,
+              threshold: float = DEFAULT_THRESHOLD, report_dir: Path | None = None, seed: int = 0,
+              progress: Callable[[int], None] | None = None, echo: Callable[[str], None] = lambda m: None) -> RobustnessAudit:
+    t0 = time.perf_counter()
+    adapter = adapter_for(suite, docs)  # unsupported suite types stop here, before any model work
+    check_compatible(suite, lm)
+    classes = transformation_classes(perturbations)
+    audit_id = uuid.uuid4().hex[:12]
+    scorer = CachedScorer(suite, lm, adapter, progress=progress)
+
+    echo(f"scoring {len(docs)} clean items")
+    clean = scorer.samples(list(enumerate(docs)))
+    clean_value = sum(adapter.score(s) for s in clean) / len(clean)
+
+    results = []
+    for cls in classes:
+        changed = adapter.perturb(apply(cls))
+        echo(f"{cls.name}: {len(changed)} items changed")
+        idx = sorted(changed)
+        perturbed = scorer.samples([(i, changed[i]) for i in idx])
+        results.append(compare(
+            cls.name, adapter.metric,
+            [adapter.score(clean[i]) for i in idx], [adapter.score(s) for s in perturbed],
+            [adapter.prediction(clean[i]) for i in idx], [adapter.prediction(s) for s in perturbed],
+            threshold=threshold, binary=adapter.metric == "acc", seed=seed,
+        ))
+
+    echo("giskard scan")
+    model, dataset, features = _giskard.build(adapter, scorer, name=f"{variant} on {suite.name}")
+    scan, detectors = _giskard.scan(model, dataset, features, adapter, classes, threshold)
+    report_path = None
+    if report_dir is not None:
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{variant}-{suite.name}")
+        report_path = str(_giskard.save_html(scan, Path(report_dir) / f"robustness-{safe}-{audit_id}.html"))
+
+    settings = {"threshold": threshold, "perturbations": [c.name for c in classes], "seed": seed,
+                "detectors": detectors, "n_docs": len(docs), "documents_scored": scorer.n_scored,
+                "ner_mode": "non-entity words only" if adapter.suite_type == "ner" else None,
+                "model": asdict(lm.info) if is_dataclass(lm.info) else str(lm.info)}
+    return RobustnessAudit(audit_id, variant, suite.name, adapter.suite_type, adapter.metric, clean_value, len(docs),
+                           results, _giskard.issues_json(scan), detectors, settings, report_path,
+                           time.perf_counter() - t0)

@@ -1,0 +1,81 @@
+"""The perturbations: giskard's own text transformations, applied per item, compared paired.
+
+The same classes the giskard text-perturbation detector uses (same seeds), so the paired numbers
+here and giskard's scan agree in kind: giskard reports the fraction of changed predictions; we add
+the score on the perturbed items against the same items clean, with a paired CI and test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from harness.errors import MedtuneError
+from harness.stats import mcnemar_test, paired_bootstrap
+
+# short name (CLI) -> giskard class in giskard.scanner.robustness.text_transformations
+PERTURBATIONS = {
+    "uppercase": "TextUppercase",
+    "lowercase": "TextLowercase",
+    "titlecase": "TextTitleCase",
+    "typos": "TextTypoTransformation",
+    "punctuation": "TextPunctuationRemovalTransformation",
+    "numbers": "TextNumberToWordTransformation",
+    "accents": "TextAccentRemovalTransformation",
+}
+
+
+def transformation_classes(names: list[str] | None = None) -> list[type]:
+    from giskard.scanner.robustness import text_transformations as tt
+
+    names = names or list(PERTURBATIONS)
+    unknown = [n for n in names if n not in PERTURBATIONS]
+    if unknown:
+        raise MedtuneError(f"--perturbation {unknown[0]}: unknown; choose from {', '.join(PERTURBATIONS)}")
+    return [getattr(tt, PERTURBATIONS[n]) for n in names]
+
+
+def apply(transformation_cls):
+    """A function (frame, column) -> perturbed column, through ``giskard.Dataset.transform`` as the detector does."""
+
+    def transform(frame: pd.DataFrame, column: str) -> pd.Series:
+        import giskard
+
+        ds = giskard.Dataset(frame[[column]].copy(), column_types={column: "text"}, validation=False)
+        return ds.transform(transformation_cls(column=column)).df[column].reset_index(drop=True)
+
+    return transform
+
+
+@dataclass
+class PerturbationResult:
+    perturbation: str  # giskard's transformation name
+    metric: str
+    clean_value: float | None
+    perturbed_value: float | None
+    delta: float | None
+    ci_low: float | None
+    ci_high: float | None
+    flip_rate: float | None
+    n: int  # items the perturbation changed
+    p_value: float | None
+    flagged: bool
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def compare(name: str, metric: str, clean_scores, perturbed_scores, clean_preds, perturbed_preds,
+            threshold: float, binary: bool, seed: int = 0) -> PerturbationResult:
+    """Perturbed vs clean on the same (changed) items; flagged as giskard does: flip rate >= threshold."""
+    n = len(clean_scores)
+    if n == 0:
+        return PerturbationResult(name, metric, None, None, None, None, None, None, 0, None, False)
+    clean, pert = np.asarray(clean_scores, float), np.asarray(perturbed_scores, float)
+    test = mcnemar_test if binary else paired_bootstrap
+    cmp = test(pert, clean, seed=seed)
+    flips = float(np.mean([a != b for a, b in zip(clean_preds, perturbed_preds)]))
+    return PerturbationResult(name, metric, float(clean.mean()), float(pert.mean()), cmp.delta, cmp.ci_low,
+                              cmp.ci_high, flips, n, cmp.p_value, flips >= threshold)
