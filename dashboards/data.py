@@ -1,0 +1,183 @@
+"""Read-only queries behind the dashboard pages.
+
+Every function takes a ``Store`` and runs parameterised SQL through ``Store.query``, which
+opens a read-only connection under a shared file lock for the length of one query: a
+dashboard left open never blocks a run that wants to write. A function whose source table
+does not exist (an older DB, an audit never run) returns ``None``; an empty result is an
+empty DataFrame. Pages turn both into guidance. Nothing here imports models or torch.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from harness.store import Store
+from harness.store.runs import LATEST_RUNS_SQL
+
+
+def tables(store: Store) -> set[str]:
+    df = store.query("SELECT table_name FROM information_schema.tables")
+    return set(df["table_name"])
+
+
+def _need(store: Store, *names: str) -> bool:
+    return set(names) <= tables(store)
+
+
+def loads(value):
+    """A JSON column value as Python (DuckDB hands JSON back as text)."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+# -- overview, suites, history ----------------------------------------------------------------
+def latest_scores(store: Store) -> pd.DataFrame | None:
+    """Latest run per (variant, suite): one row per metric, with CI, family and sample count."""
+    if not _need(store, "runs", "metrics", "suites"):
+        return None
+    return store.query(f"""
+        SELECT l.variant, l.suite, coalesce(s.family, 'unknown') AS family, m.metric, m.value, m.ci_low, m.ci_high,
+               coalesce(m.n, l.n_samples) AS n, l.engine, l.finished_at, l.run_id
+        FROM ({LATEST_RUNS_SQL}) l
+        JOIN metrics m USING (run_id)
+        LEFT JOIN suites s ON s.name = l.suite AND s.version_hash = l.suite_hash
+        ORDER BY family, l.suite, l.variant, m.metric
+    """)
+
+
+def variants(store: Store) -> pd.DataFrame | None:
+    if not _need(store, "variants"):
+        return None
+    return store.query("SELECT name, parent, base, method, kind, path, lineage, created_at FROM variants "
+                       "ORDER BY created_at, name")
+
+
+def suite_variants(store: Store, suite: str) -> list[str]:
+    if not _need(store, "runs"):
+        return []
+    df = store.query("SELECT DISTINCT variant FROM runs WHERE suite = ? ORDER BY variant", [suite])
+    return list(df["variant"])
+
+
+def sample_diff(store: Store, suite: str, a: str, b: str) -> pd.DataFrame | None:
+    """The latest runs of variants ``a`` and ``b`` on ``suite``, joined item by item on doc_id."""
+    if not _need(store, "runs", "samples"):
+        return None
+    return store.query(f"""
+        WITH l AS ({LATEST_RUNS_SQL})
+        SELECT coalesce(sa.doc_id, sb.doc_id) AS doc_id, coalesce(sa.sample_idx, sb.sample_idx) AS sample_idx,
+               coalesce(sa.target, sb.target) AS target,
+               sa.prediction AS pred_a, sb.prediction AS pred_b, sa.correct AS correct_a, sb.correct AS correct_b,
+               sa.score AS score_a, sb.score AS score_b, sa.record AS record_a, sb.record AS record_b
+        FROM (SELECT s.* FROM samples s JOIN l USING (run_id) WHERE l.variant = ? AND l.suite = ?) sa
+        FULL OUTER JOIN (SELECT s.* FROM samples s JOIN l USING (run_id) WHERE l.variant = ? AND l.suite = ?) sb
+             ON sa.doc_id = sb.doc_id
+        ORDER BY sample_idx
+    """, [a, suite, b, suite])
+
+
+def history(store: Store, suite: str, metric: str, base: str | None = None) -> pd.DataFrame | None:
+    """Every run of ``suite`` (all of them, not only the latest) for variants of one lineage."""
+    if not _need(store, "runs", "metrics", "variants"):
+        return None
+    return store.query("""
+        SELECT r.variant, v.method, r.finished_at, r.code_version, r.n_samples, m.value, m.ci_low, m.ci_high, r.run_id
+        FROM runs r JOIN metrics m USING (run_id) LEFT JOIN variants v ON v.name = r.variant
+        WHERE r.suite = ? AND m.metric = ? AND (? IS NULL OR coalesce(v.base, r.variant) = ?)
+        ORDER BY r.finished_at
+    """, [suite, metric, base, base])
+
+
+def mark_regressions(df: pd.DataFrame) -> pd.DataFrame:
+    """A run is a regression when its score falls below the 95% CI of the best earlier run."""
+    out = df.sort_values("finished_at").reset_index(drop=True).copy()
+    flags, best_low = [], None
+    for row in out.itertuples():
+        low = row.ci_low if pd.notna(row.ci_low) else row.value
+        flags.append(best_low is not None and row.value < best_low)
+        best_low = low if best_low is None else max(best_low, low)
+    out["regression"] = flags
+    return out
+
+
+# -- learn vs forget, lineage -----------------------------------------------------------------
+def forgetting_summary(store: Store) -> pd.DataFrame | None:
+    if not _need(store, "forgetting_summary"):
+        return None
+    return store.query("""
+        SELECT * EXCLUDE (rn) FROM (
+            SELECT *, row_number() OVER (PARTITION BY variant, reference ORDER BY computed_at DESC) AS rn
+            FROM forgetting_summary) WHERE rn = 1
+        ORDER BY variant, reference_role
+    """)
+
+
+def forgetting_tasks(store: Store, variant: str, reference: str) -> pd.DataFrame | None:
+    if not _need(store, "forgetting"):
+        return None
+    return store.query("""
+        SELECT suite, family, metric, variant_value, reference_value, delta, ci_low, ci_high, p_value, test, n
+        FROM forgetting WHERE variant = ? AND reference = ?
+        QUALIFY row_number() OVER (PARTITION BY suite, metric ORDER BY computed_at DESC) = 1
+        ORDER BY family, suite, metric
+    """, [variant, reference])
+
+
+def training_curves(store: Store, variant: str) -> pd.DataFrame | None:
+    if not _need(store, "training_curves"):
+        return None
+    return store.query("SELECT step, epoch, train_loss, eval_loss, learning_rate, tokens_seen FROM training_curves "
+                       "WHERE variant = ? ORDER BY step", [variant])
+
+
+# -- audits -----------------------------------------------------------------------------------
+def leakage_audits(store: Store) -> pd.DataFrame | None:
+    if not _need(store, "leakage_audits"):
+        return None
+    return store.query("SELECT audit_id, variant, created_at, settings, summary FROM leakage_audits "
+                       "ORDER BY created_at DESC")
+
+
+def leakage_table(store: Store, table: str, audit_id: str) -> pd.DataFrame | None:
+    """One of the per-audit leakage tables (names come from this module, never from the user)."""
+    allowed = {"leakage_items", "leakage_clean_metrics", "split_overlap", "membership_inference",
+               "canary_exposure", "pii_findings"}
+    if table not in allowed:
+        raise ValueError(table)
+    if not _need(store, table):
+        return None
+    return store.query(f"SELECT * EXCLUDE (audit_id) FROM {table} WHERE audit_id = ?", [audit_id])
+
+
+def robustness_audits(store: Store) -> pd.DataFrame | None:
+    if not _need(store, "robustness_audits"):
+        return None
+    return store.query("SELECT audit_id, variant, suite, suite_type, metric, clean_value, n, report_path, n_issues, "
+                       "giskard_issues, created_at FROM robustness_audits ORDER BY created_at DESC")
+
+
+def robustness_perturbations(store: Store, audit_id: str) -> pd.DataFrame | None:
+    if not _need(store, "robustness_perturbations"):
+        return None
+    return store.query("SELECT * EXCLUDE (audit_id) FROM robustness_perturbations WHERE audit_id = ? "
+                       "ORDER BY flip_rate DESC", [audit_id])
+
+
+def gate_runs(store: Store) -> pd.DataFrame | None:
+    if not _need(store, "gate_runs"):
+        return None
+    return store.query("SELECT gate_id, candidate, baseline, passed, n_failed, created_at FROM gate_runs "
+                       "ORDER BY created_at DESC")
+
+
+def gate_results(store: Store, gate_id: str) -> pd.DataFrame | None:
+    if not _need(store, "gate_results"):
+        return None
+    return store.query("SELECT rule, suite, status, observed, threshold, p_value, detail FROM gate_results "
+                       "WHERE gate_id = ? ORDER BY passed, rule, suite", [gate_id])

@@ -1,0 +1,52 @@
+"""Variants x suites: the latest score of each, with its 95% CI, filterable by suite family."""
+
+import plotly.express as px
+import streamlit as st
+
+from dashboards import data, ui
+
+st.title("Overview")
+store = ui.open_store()
+scores = ui.require(ui.safe(data.latest_scores, store),
+                    f"This DB has no results tables yet. Run `{ui.EVAL_HINT}`.",
+                    f"No runs recorded yet. Run `{ui.EVAL_HINT}` and reload.")
+
+left, right = st.columns([2, 1])
+families = sorted(scores["family"].unique())
+chosen = left.multiselect("Suite family", families, default=families, key="family")
+metrics = sorted(scores["metric"].unique())
+metric = right.selectbox("Metric", metrics, index=metrics.index("acc") if "acc" in metrics else 0, key="metric")
+view = scores[scores["family"].isin(chosen) & (scores["metric"] == metric)]
+if view.empty:
+    st.info(f"No suite in the chosen families reports `{metric}`: pick another family or metric.")
+    st.stop()
+
+c1, c2, c3 = st.columns(3)
+c1.metric("Variants", view["variant"].nunique())
+c2.metric("Suites", view["suite"].nunique())
+c3.metric("Latest run", str(view["finished_at"].max())[:16])
+
+st.subheader(f"{metric} by variant and suite")
+st.caption("Latest run per variant x suite. Click a column header to sort; bars show the score, "
+           "the CI column its 95% bootstrap interval.")
+wide = view.pivot_table(index="variant", columns="suite", values="value").reset_index()
+ci = view.assign(ci=[ui.fmt_ci(v, lo, hi) for v, lo, hi in zip(view.value, view.ci_low, view.ci_high)])
+ci_wide = ci.pivot_table(index="variant", columns="suite", values="ci", aggfunc="first")
+wide["mean"] = wide.drop(columns="variant").mean(axis=1)
+suites = [c for c in wide.columns if c not in ("variant", "mean")]
+for s in suites:
+    wide[f"{s} 95% CI"] = wide["variant"].map(ci_wide[s])
+config = {s: st.column_config.ProgressColumn(s, min_value=0.0, max_value=1.0, format="%.3f") for s in suites
+          if view.loc[view.suite == s, "value"].between(0, 1).all()}
+st.dataframe(wide.sort_values("mean", ascending=False), hide_index=True, column_config=config,
+             width="stretch", key="scores")
+
+st.subheader("Scores with 95% CIs")
+fig = px.scatter(view, x="value", y="variant", color="variant", facet_col="suite", facet_col_wrap=3,
+                 hover_data=["n", "ci_low", "ci_high", "engine"], **ui.error_bars(view))
+fig.update_layout(showlegend=False, height=260 * ((view["suite"].nunique() + 2) // 3), margin=dict(t=40))
+fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
+st.plotly_chart(fig, width="stretch")
+
+with st.expander("All rows"):
+    st.dataframe(view.drop(columns=["run_id"]), hide_index=True, width="stretch")
