@@ -1,5 +1,91 @@
-"""An ``medtune audit`` subcommand; filled in by its issue."""
+"""``medtune audit robustness``: giskard robustness profile of a variant on a suite."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from harness.cli.common import DATA_OPT, DB_OPT, console, parse_options, progress_bar
+
+HELP = (
+    "Robustness of a variant on a suite under meaning-preserving text edits (giskard 2, offline).\n\n"
+    "Multiple-choice suites: the question text is perturbed (options untouched). NER suites: only the "
+    "non-entity words are perturbed, so the gold entities stay aligned word for word.\n\n"
+    "Each perturbation (giskard's own transformations: case, typos, punctuation, numbers to words, accents) "
+    "is compared paired with the same items clean: score change with 95% CI, McNemar p (QA), fraction of "
+    "flipped predictions. giskard's scan (text perturbation; performance bias and over/under-confidence on "
+    "100+ items) writes an HTML report beside the DB under reports/. Results go to the DB in one transaction."
+)
 
 
-def register(audit) -> None:
-    pass
+def register(audit: typer.Typer) -> None:
+    audit.command("robustness", help=HELP)(robustness_cmd)
+
+
+def robustness_cmd(
+    variant: str = typer.Option(..., "--variant", "-v", help="Variant name, built-in model, HF directory or adapter dir"),
+    suite: str = typer.Option(..., "--suite", "-s", help="A multiple_choice or ner suite (see `medtune suites`)"),
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", help="Audit only the first N documents"),
+    perturbation: Optional[list[str]] = typer.Option(
+        None, "--perturbation", "-p",
+        help="uppercase | lowercase | titlecase | typos | punctuation | numbers | accents; repeatable (default: all)"),
+    threshold: float = typer.Option(0.05, help="Flag a perturbation when this fraction of predictions flips (giskard's rule)"),
+    option: Optional[list[str]] = typer.Option(None, "--option", "-o", help="Suite option key=value; repeatable"),
+    seed: int = typer.Option(0, help="Seed for the bootstrap CIs"),
+    device: str = typer.Option("auto", help="auto | cpu | cuda[:N]"),
+    dtype: str = typer.Option("auto", help="auto | float32 | bfloat16 | float16"),
+    batch_size: str = typer.Option("auto", "--batch-size", help="Integer, or auto"),
+    db: Optional[str] = DB_OPT,
+    data_root: Optional[str] = DATA_OPT,
+):
+    from harness import settings
+    from harness.errors import MedtuneError
+    from harness.models import load, resolve
+    from harness.robustness import adapter_for, run_audit, save_audit
+    from harness.robustness._perturbations import check_names
+    from harness.store import Store
+    from suites import load_suite
+
+    if not 0 < threshold < 1:
+        raise MedtuneError(f"--threshold {threshold}: expected a fraction between 0 and 1")
+    if batch_size != "auto" and not batch_size.isdigit():
+        raise MedtuneError(f"--batch-size {batch_size}: expected a positive integer or auto")
+    check_names(perturbation)
+    store = Store(settings.db_path(db))
+    loaded = load_suite(suite, options=parse_options(option))
+    docs = loaded.docs(settings.data_root(data_root), limit=limit)
+    adapter_for(loaded, docs)  # unsupported suite types fail here, before the model loads
+    ref = resolve(variant, store=store)
+    lm = load(ref, device=device, dtype=dtype, batch_size=batch_size)
+    with progress_bar() as bar:
+        task = bar.add_task(f"{ref.name} · robustness {loaded.name}", total=None, rate="")
+        audit = run_audit(loaded, lm, docs, ref.name, perturbations=perturbation, threshold=threshold,
+                          report_dir=store.path.parent / "reports", seed=seed,
+                          progress=lambda n: bar.advance(task, n), echo=lambda m: bar.update(task, rate=m))
+    save_audit(store, audit)
+    print_audit(audit)
+
+
+def print_audit(audit) -> None:
+    table = Table(title=f"robustness · {audit.variant} on {audit.suite} · clean {audit.metric} "
+                        f"{audit.clean_value:.3f} (n={audit.n}) · paired on the items each perturbation changes")
+    for col in ("perturbation", "n", "clean", "perturbed", "delta [95% CI]", "p", "flipped", "flag"):
+        table.add_column(col, justify="left" if col == "perturbation" else "right")
+    for p in audit.perturbations:
+        if p.n == 0:
+            table.add_row(p.perturbation, "0", "", "", "no item changed", "", "", "")
+            continue
+        table.add_row(p.perturbation, str(p.n), f"{p.clean_value:.3f}", f"{p.perturbed_value:.3f}",
+                      f"{p.delta:+.3f} [{p.ci_low:+.3f}, {p.ci_high:+.3f}]", f"{p.p_value:.3f}", f"{p.flip_rate:.1%}",
+                      "[red]FLAGGED[/]" if p.flagged else "ok")
+    console.print(table)
+    console.print(f"giskard detectors: {', '.join(audit.detectors)}"
+                  + ("" if len(audit.detectors) > 1 else " (slice detectors need 100+ items)"))
+    for issue in audit.giskard_issues:
+        what = issue["transformation"] or issue["slice"] or ""
+        console.print(f"  [{issue['level']}] {issue['group']}: {what} — {issue['deviation']}", highlight=False)
+    if not audit.giskard_issues:
+        console.print("  no giskard issues")
+    console.print(f"report: {audit.report_path}   audit id: {audit.audit_id}   {audit.duration_s:.1f} s", highlight=False)

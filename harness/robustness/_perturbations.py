@@ -27,13 +27,18 @@ PERTURBATIONS = {
 }
 
 
-def transformation_classes(names: list[str] | None = None) -> list[type]:
-    from giskard.scanner.robustness import text_transformations as tt
-
+def check_names(names: list[str] | None) -> list[str]:
     names = names or list(PERTURBATIONS)
     unknown = [n for n in names if n not in PERTURBATIONS]
     if unknown:
         raise MedtuneError(f"--perturbation {unknown[0]}: unknown; choose from {', '.join(PERTURBATIONS)}")
+    return names
+
+
+def transformation_classes(names: list[str] | None = None) -> list[type]:
+    names = check_names(names)
+    from giskard.scanner.robustness import text_transformations as tt
+
     return [getattr(tt, PERTURBATIONS[n]) for n in names]
 
 
