@@ -63,6 +63,8 @@ class Suite:
         if not self.num_fewshot:
             return []
         root = getattr(self, "_data_root", None)
+        if root is None:
+            raise MedtuneError(f"suite {self.name}: call docs(data_root) before rendering few-shot prompts")
         split = "fewshot" if self.spec.data.fewshot_path else "eval"
         return self.process_docs(root, self.spec, dict(self.options, split=split))
 

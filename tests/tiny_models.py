@@ -28,7 +28,7 @@ def _train_bpe(vocab_size: int = 400):
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tok.train_from_iterator(TEXT, trainer)
     return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|endoftext|>", eos_token="<|endoftext|>",
-                                   unk_token="<|endoftext|>", model_max_length=512)
+                                   unk_token="<|endoftext|>", model_max_length=2048)
 
 
 def _train_wordpiece(vocab_size: int = 400):
@@ -54,7 +54,7 @@ def make_tiny_causal(path: Path, seed: int = 0) -> Path:
     tok = _train_bpe()
     torch.manual_seed(seed)
     cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
                       bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, tie_word_embeddings=True)
     model = LlamaForCausalLM(cfg)
     model.save_pretrained(path)

@@ -1,5 +1,58 @@
-"""An ``medtune audit`` subcommand; filled in by its issue."""
+"""``medtune audit leakage --variant V``: did V train on the test items, and what did it memorise?"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from harness.cli.common import DATA_OPT, DB_OPT, console, progress_bar
 
 
-def register(audit) -> None:
-    pass
+def register(audit: typer.Typer) -> None:
+    audit.command("leakage")(leakage_cmd)
+
+
+def leakage_cmd(
+    variant: str = typer.Option(..., "--variant", "-v", help="Variant registered in the results DB"),
+    n: int = typer.Option(13, "--n", min=1, help="n-gram length for overlap (GPT-3 / lm-eval: 13)"),
+    threshold: float = typer.Option(0.5, "--threshold", min=0.0, max=1.0, help="MinHash Jaccard of a near-duplicate"),
+    min_overlap: float = typer.Option(0.0, "--min-overlap", min=0.0, max=1.0,
+                                      help="n-gram share above which an item is contaminated (0: any n-gram)"),
+    suite: Optional[list[str]] = typer.Option(None, "--suite", "-s", help="Only these suites (default: all)"),
+    corpus: Optional[list[str]] = typer.Option(None, "--corpus", help="Also check this text file (one document a line)"),
+    splits: bool = typer.Option(True, "--splits/--no-splits", help="Overlap between each suite's own splits"),
+    model: bool = typer.Option(True, "--model/--no-model", help="Membership inference and canaries (loads the variant)"),
+    mia_limit: int = typer.Option(200, "--mia-limit", min=2, help="Member and non-member texts scored, each"),
+    k: float = typer.Option(0.2, "--k", min=0.01, max=1.0, help="Min-K%: fraction of lowest-scoring tokens"),
+    max_tokens: int = typer.Option(128, "--max-tokens", min=8, help="Tokens per text for membership inference"),
+    candidates: int = typer.Option(200, "--candidates", min=2, help="Secrets ranked per canary (|R|)"),
+    members: Optional[str] = typer.Option(None, "--members", help="Texts the variant trained on (file)"),
+    nonmembers: Optional[str] = typer.Option(None, "--nonmembers", help="Held-out texts of the same source (file)"),
+    device: str = typer.Option("auto", help="auto | cpu | cuda[:N]"),
+    seed: int = typer.Option(0, help="Seed for sampling texts, candidates and bootstrap CIs"),
+    db: Optional[str] = DB_OPT,
+    data_root: Optional[str] = DATA_OPT,
+):
+    """Contamination of every suite by the variant's training data (and its ancestors'), split overlap,
+    membership inference (Min-K%, Min-K%++) and canary exposure; stored in the results DB."""
+    from harness import settings as hs
+    from harness.leakage.audit import Settings, run_audit
+    from harness.leakage.report import render, write
+    from harness.store import Store
+
+    store = Store(hs.db_path(db))
+    opts = Settings(n=n, threshold=threshold, min_overlap=min_overlap, suites=suite or None, corpus=list(corpus or []),
+                    splits=splits, model=model, mia_limit=mia_limit, k=k, max_tokens=max_tokens, candidates=candidates,
+                    members=members, nonmembers=nonmembers, device=device, seed=seed)
+    with progress_bar() as bar:
+        def task(label, total):
+            tid = bar.add_task(label, total=total, rate="")
+
+            def advance(count):
+                bar.advance(tid, count)
+            return advance
+
+        audit = run_audit(store, variant, hs.data_root(data_root), opts, task=task)
+    write(store, audit)
+    render(console, audit)

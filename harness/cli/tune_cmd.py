@@ -1,5 +1,58 @@
-"""`medtune` commands of this area; filled in by its issue."""
+"""``medtune tune RECIPE`` (train one variant and register it) and ``medtune variants`` (lineage tree)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from harness.cli.common import DATA_OPT, DB_OPT, console
 
 
-def register(app) -> None:
-    pass
+def register(app: typer.Typer) -> None:
+    app.command("tune")(tune_cmd)
+    app.command("variants")(variants_cmd)
+
+
+def tune_cmd(
+    recipe: str = typer.Argument(..., help="Recipe YAML file, or the name of a shipped recipe (tuning/recipes/)"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="Override a recipe field: dotted.key=value (YAML); repeatable"),
+    force: bool = typer.Option(False, "--force", help="Retrain a variant that is already registered"),
+    restart: bool = typer.Option(False, "--restart", help="Discard checkpoints of an interrupted run instead of resuming"),
+    db: Optional[str] = DB_OPT,
+    data_root: Optional[str] = DATA_OPT,
+):
+    """Train one variant from a recipe and register it (with lineage and loss curve) in the DB.
+
+    An interrupted run resumes from its last checkpoint when the same command is run again.
+    """
+    from harness import settings
+    from harness.store import Store
+    from tuning.recipe import load_recipe, parse_sets
+    from tuning.train import TuneContext, tune
+
+    spec = load_recipe(recipe, parse_sets(set_))
+    ctx = TuneContext(store=Store(settings.db_path(db)), data_root=settings.data_root(data_root),
+                      output=spec.output_path(), echo=lambda m: console.print(f"[dim]{m}[/]"))
+    console.print(f"[bold]{spec.name}[/]: {spec.method} on {spec.base} -> {ctx.output}")
+    out = tune(spec, ctx, force=force, restart=restart)
+    lin = out.lineage
+    loss = f"eval loss {lin['final_eval_loss']:.3f}" if lin.get("final_eval_loss") is not None else ""
+    console.print(f"registered [bold]{out.name}[/] ({out.method}, parent {out.parent}): {lin['tokens_seen']:,} tokens "
+                  f"in {lin['wall_s']:.0f}s ({lin['tokens_per_s'] or 0:.0f} tokens/s) {loss}")
+    console.print(f"evaluate it: medtune eval --variant {out.name} --suite pubmedqa --limit 20")
+
+
+def variants_cmd(db: Optional[str] = DB_OPT):
+    """The registered variants as a lineage tree (parent -> children)."""
+    from harness import settings
+    from harness.store import Store
+    from harness.store.variants import list_variants
+    from tuning.lineage import variant_tree
+
+    store = Store(settings.db_path(db))
+    rows = list_variants(store) if store.path.exists() else []
+    if not rows:
+        console.print("no variants yet: run `medtune tune demo_dapt_smollm2`")
+        return
+    console.print(variant_tree(rows))

@@ -114,9 +114,12 @@ class HFCausalLM:
     @torch.inference_mode()
     def _score_groups(self, groups: list[dict]) -> list[LoglikelihoodResult]:
         dev = self.device
-        max_cont = max(len(c) for g in groups for _, c in g["conts"])
-        room = self.max_length + 1 - max_cont
-        ctxs = [g["ctx"][-room:] if len(g["ctx"]) > room else g["ctx"] for g in groups]
+        # Over-long contexts lose their left end, per question (never depending on the batch), so
+        # the longest option still fits: lm-eval cuts per option instead, which only differs here.
+        ctxs = []
+        for g in groups:
+            room = self.max_length + 1 - max(len(c) for _, c in g["conts"])
+            ctxs.append(g["ctx"][-room:] if len(g["ctx"]) > room else g["ctx"])
         L = max(len(c) for c in ctxs)
         ids = torch.full((len(groups), L), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(groups), L), dtype=torch.long)
@@ -142,7 +145,7 @@ class HFCausalLM:
                 opt_mask[j, : len(cont) - 1] = 1
             opt_ids, opt_mask = opt_ids.to(dev), opt_mask.to(dev)
             ctx_len = mask.sum(-1)[gidx]
-            pos2 = ctx_len[:, None] + torch.arange(M, device=dev)[None, :]
+            pos2 = (ctx_len[:, None] + torch.arange(M, device=dev)[None, :]).clamp(max=self.max_length - 1)
             full_mask = torch.cat([mask[gidx], opt_mask], dim=1)
             hidden2 = self.decoder(input_ids=opt_ids, attention_mask=full_mask, position_ids=pos2,
                                    past_key_values=cache, use_cache=True).last_hidden_state

@@ -9,6 +9,7 @@ import importlib
 
 TYPES: dict[str, str] = {
     "multiple_choice": "suites._types.multiple_choice:MultipleChoice",
+    "ner": "suites._types.ner:NER",
 }
 
 

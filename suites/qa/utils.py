@@ -95,6 +95,6 @@ def mmlu(root: Path, spec, options: dict) -> list[dict]:
             question, *choices, answer = (cell.strip() for cell in row)
             if answer not in LETTERS[:4]:
                 raise DataError(path, lineno, f"answer column is {answer!r}, expected A-D")
-            docs.append({"id": f"{subject}:{lineno}", "question": question, "choices": choices,
+            docs.append({"id": f"{subject}:{lineno}" if suffix == "test" else f"{subject}:dev:{lineno}", "question": question, "choices": choices,
                          "gold": LETTERS.index(answer), "group": subject, "subject": subject.replace("_", " ")})
     return docs

@@ -1,0 +1,30 @@
+import numpy as np
+
+from harness.stats import bootstrap_ci, mcnemar_test, paired_bootstrap
+
+
+def test_bootstrap_ci_brackets_the_mean():
+    values = np.r_[np.ones(30), np.zeros(70)]
+    point, low, high = bootstrap_ci(values)
+    assert point == 0.3 and low < 0.3 < high and 0.15 < low and high < 0.45
+
+
+def test_corpus_level_statistic_from_resampled_columns():
+    tp, fp, fn = np.array([2, 0, 1, 3]), np.array([0, 1, 0, 1]), np.array([1, 0, 0, 0])
+
+    def f1(tp, fp, fn, axis=-1):
+        tp, fp, fn = tp.sum(axis), fp.sum(axis), fn.sum(axis)
+        return 2 * tp / (2 * tp + fp + fn)
+
+    point, low, high = bootstrap_ci((tp, fp, fn), statistic=f1)
+    assert point == 2 * 6 / (12 + 2 + 1)
+    assert low <= point <= high
+
+
+def test_paired_tests_detect_a_real_difference_and_not_a_null_one():
+    rng = np.random.default_rng(0)
+    base = rng.random(400) < 0.5
+    better = base | (rng.random(400) < 0.3)
+    assert mcnemar_test(better, base).p_value < 0.01
+    assert paired_bootstrap(better.astype(float), base.astype(float)).ci_low > 0
+    assert mcnemar_test(base, base).p_value == 1.0
