@@ -1,0 +1,104 @@
+"""Where a variant came from (its lineage record) and its registration in the store.
+
+The variant row, its parent (when a built-in or a directory is first used as a base) and its
+loss curve are written in ONE transaction at the end of training: a reader never sees a
+variant without its curve, and an interrupted run leaves nothing in the DB.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tuning.data import TrainingData, file_entry
+from tuning.train import Outcome, TrainStats, TuneContext, config_hash
+
+
+def outcome(recipe, ctx: TuneContext, parent, kind: str, td: TrainingData, stats: TrainStats,
+            extra: dict | None = None) -> Outcome:
+    """The lineage record of a finished run (``data_files`` is read by the leakage audit)."""
+    import torch
+    import transformers
+
+    from harness.store.runs import code_version
+
+    files = list(td.files)
+    if td.canaries:
+        path = ctx.output / "canaries.jsonl"
+        path.write_text("".join(json.dumps(r, default=str) + "\n" for r in td.canaries))
+        files.append(file_entry(path, "canary", "jsonl"))
+    last = {k: next((c[k] for c in reversed(stats.curves) if c[k] is not None), None) for k in ("train_loss", "eval_loss")}
+    evals = [c["eval_loss"] for c in stats.curves if c["eval_loss"] is not None]
+    lineage = {
+        "parent": parent.name, "parent_path": parent.adapter or parent.path, "method": recipe.method,
+        "config": recipe.model_dump(), "config_hash": config_hash(recipe),
+        "data_files": files, "eval_ids": td.eval_ids, "n_train_examples": len(td.train), "n_eval_examples": len(td.eval),
+        "special_tokens_added": td.special_tokens, "canaries": td.canaries,
+        "tokens_seen": stats.tokens_seen, "seed": recipe.train.seed, "code_version": code_version(),
+        "wall_s": stats.wall_s, "tokens_per_s": stats.tokens_per_s, "peak_memory_bytes": stats.peak_memory_bytes,
+        "device": stats.device, "resumed_from_step": stats.resumed_from_step, "stopped_early": stats.stopped_early,
+        "final_train_loss": last["train_loss"], "final_eval_loss": last["eval_loss"],
+        "best_eval_loss": min(evals) if evals else None,
+        "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **(extra or {}),
+    }
+    return Outcome(name=recipe.name, path=str(ctx.output), kind=kind, method=recipe.method, parent=parent.name,
+                   parent_path=parent.path, lineage=lineage, curves=stats.curves)
+
+
+def register(store, out: Outcome) -> None:
+    """Parent (if new), variant row and loss curve, in one transaction."""
+    from harness.models import resolve
+    from harness.store.variants import ensure_variant, register_variant
+
+    parent_ref = resolve(out.parent_path) if Path(out.parent_path).is_dir() else None
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    with store.connect(write=True) as con:
+        ensure_variant(store, con, out.parent, out.parent_path, parent_ref.kind if parent_ref else out.kind)
+        register_variant(store, out.name, out.path, out.kind, method=out.method, parent=out.parent,
+                         lineage=out.lineage, con=con)
+        con.execute("DELETE FROM training_curves WHERE variant = ?", [out.name])
+        con.executemany(
+            "INSERT INTO training_curves VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [[out.name, c["step"], c["epoch"], c["train_loss"], c["eval_loss"], c["learning_rate"], c["tokens_seen"], now]
+             for c in out.curves])
+
+
+def variant_tree(variants: list[dict]):
+    """A rich Tree of the lineage: name, method, key hyper-parameters, tokens seen, created."""
+    from rich.tree import Tree
+
+    children: dict[str | None, list[dict]] = {}
+    names = {v["name"] for v in variants}
+    for v in variants:
+        children.setdefault(v["parent"] if v["parent"] in names else None, []).append(v)
+    root = Tree("[bold]variants[/]")
+
+    def add(node, parent):
+        for v in children.get(parent, []):
+            add(node.add(describe(v)), v["name"])
+
+    add(root, None)
+    return root
+
+
+def describe(v: dict) -> str:
+    lin = v.get("lineage") or {}
+    cfg = lin.get("config") or {}
+    train, lora = cfg.get("train") or {}, cfg.get("lora")
+    bits = []
+    if train:
+        bits.append(f"lr {train.get('lr')}")
+        bits.append(f"seq {train.get('seq_length')}")
+        if lin.get("tokens_seen") is not None:
+            bits.append(f"{lin['tokens_seen']:,} tokens")
+    if lora:
+        bits.append(f"r {lora.get('r')}/α {lora.get('alpha')}")
+    if lin.get("final_eval_loss") is not None:
+        bits.append(f"eval loss {lin['final_eval_loss']:.3f}")
+    created = v.get("created_at")
+    created = created.strftime("%Y-%m-%d %H:%M") if hasattr(created, "strftime") else str(created or "")
+    detail = " · ".join(bits)
+    return f"[bold]{v['name']}[/] [cyan]{v.get('method') or 'base'}[/] {detail} [dim]{created}[/]"

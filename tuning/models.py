@@ -1,0 +1,160 @@
+"""Loading what a recipe tunes: the parent variant, its tokenizer (plus record tags), the
+weights (full precision, masked-LM with a fresh head, or nf4), and LoRA adapters on top.
+
+Every check that can fail on user input (unknown LoRA target, bitsandbytes unusable, an
+adapter parent under an adapter) raises ConfigError here, before any training step.
+"""
+
+from __future__ import annotations
+
+from harness.errors import ConfigError, MedtuneError
+
+
+def resolve_parent(recipe, store):
+    """The recipe's ``base`` as a ModelRef named as it will appear in the lineage."""
+    from harness.models import resolve
+
+    return resolve(recipe.base, store=store)
+
+
+def device_dtype(train):
+    from harness.models.hf_load import pick_device, pick_dtype
+
+    device = pick_device(train.device)
+    return device, pick_dtype(train.dtype, device)
+
+
+def load_tokenizer(ref, special_tokens: list[str]):
+    """The parent's tokenizer with ``special_tokens`` added; returns (tokenizer, ids of new tokens)."""
+    from harness.models.hf_load import load_tokenizer as harness_tokenizer
+
+    tokenizer = harness_tokenizer(ref)
+    before = len(tokenizer)
+    if special_tokens:
+        tokenizer.add_tokens(list(special_tokens), special_tokens=True)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.sep_token
+    return tokenizer, list(range(before, len(tokenizer)))
+
+
+def _fit_embeddings(model, tokenizer) -> None:
+    if model.get_input_embeddings().weight.shape[0] < len(tokenizer):
+        model.resize_token_embeddings(len(tokenizer))
+
+
+def load_causal(ref, tokenizer, dtype, quantize: bool = False, merge_adapter: bool = True):
+    """A causal LM of the parent. An adapter parent is merged into its base (full-weight methods);
+    adapter methods need a full-weight parent, since their own adapter's base must be a directory."""
+    from transformers import AutoModelForCausalLM
+
+    if ref.adapter and not merge_adapter:
+        raise ConfigError(f"base {ref.name!r} is a peft adapter ({ref.adapter}); LoRA/QLoRA need a full-weight base: "
+                          "train it with method full or dapt, or use the adapter's base")
+    kwargs = {}
+    if quantize:
+        import torch
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16 if dtype == torch.bfloat16 else torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(ref.path, dtype=dtype, use_safetensors=True, **kwargs)
+    if ref.adapter:
+        from peft import PeftModel
+
+        _fit_embeddings(model, tokenizer)
+        model = PeftModel.from_pretrained(model, ref.adapter).merge_and_unload()
+    _fit_embeddings(model, tokenizer)
+    return model
+
+
+def load_masked_lm(ref, tokenizer, dtype):
+    """A masked LM of an encoder. A checkpoint without an MLM head (all-MiniLM) gets a fresh one,
+    its decoder tied to the word embeddings (``tie_word_embeddings``), so only the small
+    transform layer and bias start from scratch."""
+    from transformers import AutoConfig, AutoModelForMaskedLM
+
+    if ref.adapter:
+        raise ConfigError(f"base {ref.name!r} is a peft adapter; masked-LM pretraining needs a full-weight encoder")
+    config = AutoConfig.from_pretrained(ref.path)
+    config.tie_word_embeddings = True
+    model = AutoModelForMaskedLM.from_pretrained(ref.path, config=config, dtype=dtype, use_safetensors=True)
+    _fit_embeddings(model, tokenizer)
+    model.tie_weights()
+    return model
+
+
+def linear_module_names(model) -> list[str]:
+    """Last name components of the Linear-like modules (what LoRA ``target_modules`` may name)."""
+    import torch
+    from transformers.pytorch_utils import Conv1D
+
+    kinds = [torch.nn.Linear, Conv1D]
+    try:
+        import bitsandbytes as bnb
+
+        kinds += [bnb.nn.Linear4bit, bnb.nn.Linear8bitLt]
+    except ImportError:
+        pass
+    names = {name.rsplit(".", 1)[-1] for name, mod in model.named_modules() if isinstance(mod, tuple(kinds)) and name}
+    return sorted(names)
+
+
+def check_targets(model, targets: list[str]) -> bool:
+    """Raise if a target is not a Linear module of the model; returns whether they are GPT-2 Conv1D."""
+    from transformers.pytorch_utils import Conv1D
+
+    available = linear_module_names(model)
+    missing = [t for t in targets if t not in available]
+    if missing:
+        raise ConfigError(f"lora.target_modules: {', '.join(missing)} not in the model; "
+                          f"Linear modules available: {', '.join(available)}")
+    return any(isinstance(m, Conv1D) for n, m in model.named_modules() if n.rsplit(".", 1)[-1] in targets)
+
+
+def add_lora(model, lora, new_token_ids: list[int], quantized: bool = False, gradient_checkpointing: bool = False):
+    """Wrap with peft LoRA; tokens added to the vocabulary are trained and saved with the adapter."""
+    from peft import LoraConfig, TaskType, get_peft_model, prepare_model_for_kbit_training
+
+    fan_in_fan_out = check_targets(model, lora.target_modules)
+    if quantized:
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing)
+    extra = {"trainable_token_indices": new_token_ids} if new_token_ids else {}
+    config = LoraConfig(task_type=TaskType.CAUSAL_LM, r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                        target_modules=list(lora.target_modules), fan_in_fan_out=fan_in_fan_out, **extra)
+    return get_peft_model(model, config)
+
+
+def check_bitsandbytes(device: str) -> None:
+    """QLoRA needs bitsandbytes' nf4 kernels on this device: try one tiny 4-bit layer first."""
+    try:
+        import bitsandbytes as bnb
+        import torch
+
+        layer = bnb.nn.Linear4bit(64, 64, bias=False, quant_type="nf4", compute_dtype=torch.float32).to(device)
+        layer(torch.randn(2, 64, device=device))
+    except Exception as exc:  # ImportError, missing native library, no kernel for this device
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(f"method qlora: bitsandbytes cannot run on {device} here ({type(exc).__name__}: {first}); "
+                          "use method lora instead") from None
+
+
+def self_generate(model, tokenizer, n: int, max_new_tokens: int, seed: int, batch: int = 16) -> list[str]:
+    """Passages the parent writes itself from its BOS/EOS token (self-synthesised rehearsal)."""
+    import torch
+
+    start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    if start is None:
+        raise MedtuneError("data.replay.file 'self': the tokenizer has no BOS/EOS token to start generation from")
+    torch.manual_seed(seed)
+    texts: list[str] = []
+    model.eval()
+    with torch.no_grad():
+        while len(texts) < n:
+            k = min(batch, n - len(texts))
+            prompt = torch.full((k, 1), start, dtype=torch.long, device=model.device)
+            out = model.generate(prompt, attention_mask=torch.ones_like(prompt), do_sample=True, top_p=0.95,
+                                 max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id)
+            texts += [t.strip() for t in tokenizer.batch_decode(out[:, 1:], skip_special_tokens=True)]
+    model.train()
+    return [t for t in texts if t] or ["."]

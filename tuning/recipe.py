@@ -1,0 +1,194 @@
+"""A tuning recipe: one validated object read from YAML (``tuning/recipes/*.yaml``).
+
+Unknown keys are errors that name the key and the file; ``--set a.b=value`` overrides are
+applied to the raw YAML before validation, so they are checked exactly like file contents.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from harness.errors import ConfigError
+
+RECIPES_DIR = Path(__file__).parent / "recipes"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Replay(_Strict):
+    """General-domain text mixed into training to reduce forgetting.
+
+    ``file``: a text file, one passage a line (relative to the data root, or absolute), or
+    ``self``: passages the parent model generates itself (self-synthesised rehearsal, cached).
+    The forgetting suite's eval sets (``general/``, ``wikitext2_test.raw``) are refused: replaying
+    them would train on the very texts that measure forgetting.
+    """
+
+    file: str = "self"
+    ratio: float = Field(0.1, gt=0, lt=1, description="fraction of training examples that are replay")
+    self_max_new_tokens: int = Field(48, ge=8, description="length of each self-generated passage")
+
+
+class Canaries(_Strict):
+    """Planted secrets for the leakage audit (tuning.canaries.plant_canaries)."""
+
+    count: int = Field(10, ge=1)
+    repetitions: int = Field(1, ge=1)
+    seed: int = 0
+
+
+class Data(_Strict):
+    files: list[str] = Field(default_factory=list, description="corpus files, relative to the data root "
+                             "(pubmedqa: read from the pubmedqa suite's data)")
+    format: Literal["text", "icd10", "pubmedqa", "conll"] = Field(
+        "text", description="text: one passage a line; icd10: code<TAB>description<TAB>inclusions rows, "
+        "serialised as tagged records; pubmedqa: PQA-L train split (ids outside the official test set); "
+        "conll: token<TAB>tag files (read by the ner_head method)")
+    limit: Optional[int] = Field(None, ge=1, description="use only the first N records (small budgets)")
+    eval_size: float = Field(0.05, gt=0, description="validation split: a fraction (<1) or a count (>=1)")
+    special_tokens: Optional[list[str]] = Field(
+        None, description="tokens added to the tokenizer (default for icd10: the record tags)")
+    replay: Optional[Replay] = None
+    canaries: Optional[Canaries] = None
+
+    @model_validator(mode="after")
+    def _needs_files(self):
+        if self.format != "pubmedqa" and not self.files:
+            raise ValueError(f"format {self.format} needs at least one file in data.files")
+        return self
+
+
+class Train(_Strict):
+    lr: float = Field(5e-5, gt=0)
+    warmup: float = Field(0.0, ge=0, description="warm-up: a fraction of the steps (<1) or a step count (>=1)")
+    scheduler: str = "linear"
+    batch: int = Field(8, ge=1)
+    grad_accum: int = Field(1, ge=1)
+    epochs: float = Field(1.0, gt=0)
+    max_steps: int = Field(-1, description="stop after this many optimizer steps (-1: run the epochs)")
+    seq_length: int = Field(256, ge=8)
+    eval_every: int = Field(50, ge=1, description="steps between validation evaluations (and checkpoints)")
+    log_every: int = Field(5, ge=1)
+    patience: Optional[int] = Field(3, ge=1, description="early stopping: evals without improvement (null: off)")
+    weight_decay: float = 0.0
+    mlm_probability: float = Field(0.15, gt=0, lt=1)
+    seed: int = 42
+    device: str = "auto"
+    dtype: Literal["auto", "float32", "bfloat16"] = "auto"
+
+
+class Lora(_Strict):
+    r: int = Field(8, ge=1)
+    alpha: int = Field(16, ge=1)
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "v_proj"])
+
+
+class Recipe(_Strict):
+    name: str = Field(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    description: str = ""
+    method: str
+    base: str = Field(..., description="variant name, built-in model, or HF directory")
+    data: Data
+    train: Train = Field(default_factory=Train)
+    lora: Optional[Lora] = None
+    params: dict[str, Any] = Field(default_factory=dict,
+                                   description="method-specific settings, validated by the method's Params model")
+    output_dir: Optional[str] = Field(None, description="default: $MEDTUNE_VARIANTS/<name> (./variants/<name>)")
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, value: str) -> str:
+        from tuning.methods import METHODS
+
+        if value not in METHODS:
+            raise ValueError(f"unknown method {value!r}; known: {', '.join(METHODS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _lora_block(self):
+        if self.method in ("lora", "qlora") and self.lora is None:
+            self.lora = Lora()
+        from tuning.methods import method_params
+
+        params_model = method_params(self.method)
+        if params_model is not None:
+            try:
+                self.params = params_model.model_validate(self.params).model_dump()
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                where = ".".join(str(p) for p in ("params", *err["loc"]))
+                raise ValueError(f"{where}: {'unknown key' if err['type'] == 'extra_forbidden' else err['msg']}") from None
+        elif self.params:
+            raise ValueError(f"method {self.method!r} takes no params (got {', '.join(self.params)})")
+        return self
+
+    def output_path(self) -> Path:
+        if self.output_dir:
+            return Path(self.output_dir).expanduser().resolve()
+        root = Path(os.environ.get("MEDTUNE_VARIANTS", "variants")).expanduser()
+        return (root / self.name).resolve()
+
+
+def recipe_path(name_or_path: str | Path) -> Path:
+    """A recipe file, or the name of a shipped recipe (``demo_dapt_smollm2``)."""
+    path = Path(name_or_path)
+    if path.exists():
+        return path
+    shipped = RECIPES_DIR / f"{name_or_path}.yaml"
+    if shipped.exists():
+        return shipped
+    known = ", ".join(sorted(p.stem for p in RECIPES_DIR.glob("*.yaml")))
+    raise ConfigError(f"recipe {name_or_path}: no such file and not a shipped recipe (shipped: {known})")
+
+
+def apply_overrides(raw: dict, overrides: dict[str, Any]) -> dict:
+    """``{"train.lr": 1e-4}`` -> raw["train"]["lr"] = 1e-4 (intermediate blocks are created)."""
+    out = copy.deepcopy(raw)
+    for dotted, value in overrides.items():
+        node = out
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            if not isinstance(node.get(key), dict):
+                node[key] = {}
+            node = node[key]
+        node[leaf] = value
+    return out
+
+
+def load_recipe(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> Recipe:
+    path = recipe_path(name_or_path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of recipe fields")
+    raw = apply_overrides(raw, overrides or {})
+    try:
+        return Recipe.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            raise ConfigError(f"{path}: unknown key {field!r}") from None
+        raise ConfigError(f"{path}: field {field!r}: {err['msg']}") from None
+
+
+def parse_sets(pairs: list[str] | None) -> dict[str, Any]:
+    """``--set train.lr=1e-4`` pairs; values parsed as YAML."""
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {pair!r}: expected key=value (dotted key, e.g. train.lr=1e-4)")
+        out[key.strip()] = yaml.safe_load(value)
+    return out

@@ -1,0 +1,245 @@
+"""The shared steps of a tuning run: context, data, Trainer, and ``tune()`` which runs a method.
+
+A method (``tuning/methods/*.py``) reads top to bottom with these functions: resolve the
+parent, read the data, load the model, build features, ``train()``, save, ``outcome()``.
+``tune()`` wraps it: checks the output folder (resume or refuse), runs the method, and
+registers the variant with its lineage and loss curve in one store transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from harness.errors import ConfigError, MedtuneError
+from tuning import data as tdata
+
+CHECKPOINTS = "checkpoints"
+
+
+@dataclass
+class TuneContext:
+    store: object  # harness.store.Store
+    data_root: Path
+    output: Path
+    resume: bool = False  # set by tune(): checkpoints of this exact recipe exist
+    callbacks: list = field(default_factory=list)  # extra TrainerCallbacks (tests interrupt a run with one)
+    echo: Callable[[str], None] = print
+    show_progress: bool = True
+
+
+@dataclass
+class TrainStats:
+    curves: list[dict]
+    tokens_seen: int
+    wall_s: float
+    tokens_per_s: float | None
+    peak_memory_bytes: int
+    device: str
+    resumed_from_step: int
+    stopped_early: bool
+
+
+@dataclass
+class Outcome:
+    name: str
+    path: str
+    kind: str
+    method: str
+    parent: str
+    parent_path: str
+    lineage: dict
+    curves: list[dict]
+
+
+def config_hash(recipe) -> str:
+    payload = json.dumps(recipe.model_dump(exclude={"description"}), sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+# -- data -------------------------------------------------------------------------------------
+def read_data(recipe, ctx: TuneContext) -> tdata.TrainingData:
+    """Corpus, split, and the early checks of replay and canaries (before any model is loaded)."""
+    td = tdata.load_training_data(recipe.data, ctx.data_root, recipe.train.seed)
+    tdata.check_replay_source(recipe.data.replay, ctx.data_root)
+    if recipe.data.canaries is not None:
+        tdata.require_canaries()
+    return td
+
+
+def complete_data(recipe, ctx: TuneContext, td: tdata.TrainingData, parent, model=None, tokenizer=None) -> None:
+    """Mix in replay (self-synthesised by ``model`` if asked) and plant canaries in the train split."""
+    replay = recipe.data.replay
+    if replay is not None:
+        tdata.add_replay(td, replay, ctx.data_root, recipe.train.seed,
+                         generate=lambda n: _self_replay(parent, model, tokenizer, n, replay, recipe.train.seed, ctx))
+    if recipe.data.canaries is not None:
+        tdata.plant(td, recipe.data.canaries, tdata.require_canaries())
+
+
+def _self_replay(parent, model, tokenizer, n: int, replay, seed: int, ctx: TuneContext) -> list[str]:
+    from harness.settings import cache_dir
+    from tuning.models import self_generate
+
+    if model is None or not hasattr(model, "generate"):
+        raise ConfigError("data.replay.file 'self' needs a causal parent; name a text file instead")
+    weights = Path(parent.adapter or parent.path)
+    stamp = max((p.stat().st_mtime for p in weights.glob("*.safetensors")), default=0)
+    key = hashlib.sha256(f"{weights}|{stamp}|{n}|{replay.self_max_new_tokens}|{seed}".encode()).hexdigest()[:16]
+    cached = cache_dir() / "replay" / f"{key}.jsonl"
+    if cached.exists():
+        return [json.loads(line) for line in cached.read_text().splitlines()]
+    ctx.echo(f"generating {n} self-rehearsal passages from {parent.name} (cached in {cached.parent})")
+    texts = self_generate(model, tokenizer, n, replay.self_max_new_tokens, seed)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_text("".join(json.dumps(t) + "\n" for t in texts))
+    return texts
+
+
+# -- training ---------------------------------------------------------------------------------
+def training_arguments(recipe, ctx: TuneContext, device: str, dtype):
+    import torch
+    from transformers import TrainingArguments
+
+    t = recipe.train
+    early = t.patience is not None
+    return TrainingArguments(
+        output_dir=str(ctx.output / CHECKPOINTS), seed=t.seed, data_seed=t.seed,
+        learning_rate=t.lr, lr_scheduler_type=t.scheduler, weight_decay=t.weight_decay,
+        warmup_steps=int(t.warmup) if t.warmup >= 1 else t.warmup,
+        per_device_train_batch_size=t.batch, per_device_eval_batch_size=t.batch,
+        gradient_accumulation_steps=t.grad_accum, num_train_epochs=t.epochs, max_steps=t.max_steps,
+        eval_strategy="steps", eval_steps=t.eval_every, save_strategy="steps", save_steps=t.eval_every,
+        save_total_limit=2, load_best_model_at_end=early, metric_for_best_model="eval_loss" if early else None,
+        greater_is_better=False if early else None, logging_steps=t.log_every, logging_first_step=True,
+        include_num_input_tokens_seen="non_padding", report_to="none", disable_tqdm=True,
+        remove_unused_columns=False, dataloader_pin_memory=device.startswith("cuda"),
+        use_cpu=device == "cpu", bf16=dtype == torch.bfloat16,
+    )
+
+
+def train(recipe, ctx: TuneContext, model, tokenizer, train_features, eval_features, collator) -> TrainStats:
+    """Trainer with validation, early stopping, checkpoints (resumable), progress and the loss curve."""
+    import torch
+    from transformers import EarlyStoppingCallback, PrinterCallback, Trainer, set_seed
+
+    from tuning.progress import RichProgress
+
+    if not train_features:
+        raise MedtuneError("no training features: the corpus is empty after tokenisation")
+    set_seed(recipe.train.seed)
+    device = "cuda" if next(model.parameters()).is_cuda or recipe.train.device.startswith("cuda") else "cpu"
+    args = training_arguments(recipe, ctx, device, next(model.parameters()).dtype)
+    callbacks = list(ctx.callbacks)
+    if recipe.train.patience is not None:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=recipe.train.patience))
+    if ctx.show_progress:
+        callbacks.append(RichProgress(recipe.name))
+    trainer = Trainer(model=model, args=args, train_dataset=train_features, eval_dataset=eval_features,
+                      data_collator=collator, processing_class=tokenizer, callbacks=callbacks)
+    trainer.remove_callback(PrinterCallback)  # the progress bar shows the loss; the curve goes to the DB
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    started = time.perf_counter()
+    resume = ctx.resume and any((ctx.output / CHECKPOINTS).glob("checkpoint-*"))
+    _stamp_checkpoints(recipe, ctx)
+    trainer.train(resume_from_checkpoint=True if resume else None)
+    wall = time.perf_counter() - started
+    state = trainer.state
+    first_step = _resumed_step(ctx) if resume else 0
+    tokens_before = _tokens_at(state.log_history, first_step)
+    return TrainStats(
+        curves=curves(state.log_history), tokens_seen=int(state.num_input_tokens_seen), wall_s=round(wall, 2),
+        tokens_per_s=round((state.num_input_tokens_seen - tokens_before) / wall, 1) if wall > 0 else None,
+        peak_memory_bytes=peak_memory(device), device=device, resumed_from_step=first_step,
+        stopped_early=state.global_step < state.max_steps)
+
+
+def _resumed_step(ctx: TuneContext) -> int:
+    steps = [int(p.name.split("-")[1]) for p in (ctx.output / CHECKPOINTS).glob("checkpoint-*")]
+    return max(steps, default=0)
+
+
+def _tokens_at(history: list[dict], step: int) -> int:
+    seen = [h["num_input_tokens_seen"] for h in history if "num_input_tokens_seen" in h and h["step"] <= step]
+    return seen[-1] if seen else 0
+
+
+def curves(history: list[dict]) -> list[dict]:
+    """Trainer log history -> one row per step: train loss, eval loss, lr, tokens seen."""
+    rows: dict[int, dict] = {}
+    for h in history:
+        if "train_loss" in h:  # the end-of-training summary, not a point on the curve
+            continue
+        row = rows.setdefault(h["step"], {"step": h["step"], "epoch": None, "train_loss": None, "eval_loss": None,
+                                          "learning_rate": None, "tokens_seen": None})
+        row["epoch"] = h.get("epoch", row["epoch"])
+        for src, dst in (("loss", "train_loss"), ("eval_loss", "eval_loss"), ("learning_rate", "learning_rate"),
+                         ("num_input_tokens_seen", "tokens_seen")):
+            if h.get(src) is not None:
+                row[dst] = float(h[src]) if dst != "tokens_seen" else int(h[src])
+    return [rows[s] for s in sorted(rows)]
+
+
+def peak_memory(device: str) -> int:
+    if device.startswith("cuda"):
+        import torch
+
+        return int(torch.cuda.max_memory_allocated())
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+
+
+# -- saving -----------------------------------------------------------------------------------
+def save_variant(model, tokenizer, out: Path, seq_length: int) -> None:
+    """An ordinary HF directory: safetensors weights (or a peft adapter) plus the tokenizer."""
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    limit = getattr(getattr(model, "config", None), "max_position_embeddings", None) or seq_length
+    tokenizer.model_max_length = int(limit)
+    tokenizer.save_pretrained(out)
+
+
+# -- the whole run ----------------------------------------------------------------------------
+def prepare_output(recipe, ctx: TuneContext, force: bool, restart: bool) -> None:
+    """Resume this recipe's checkpoints, or refuse to mix runs of different configs."""
+    from harness.store.variants import get_variant
+
+    ckpts = ctx.output / CHECKPOINTS
+    stamp = ckpts / "recipe.json"
+    if restart and ckpts.exists():
+        shutil.rmtree(ckpts)
+    if any(ckpts.glob("checkpoint-*")):
+        saved = json.loads(stamp.read_text()).get("hash") if stamp.exists() else None
+        if saved != config_hash(recipe):
+            raise ConfigError(f"{ckpts} holds checkpoints of a different config of {recipe.name!r}: "
+                              "pass --restart to discard them, or set output_dir elsewhere")
+        ctx.resume = True
+    elif ctx.store.path.exists() and get_variant(ctx.store, recipe.name) is not None and not force:
+        raise ConfigError(f"variant {recipe.name!r} is already registered: pass --force to retrain it, "
+                          "or --set name=OTHER")
+
+
+def _stamp_checkpoints(recipe, ctx: TuneContext) -> None:
+    """Mark the checkpoint folder with the config that writes it (checked before resuming)."""
+    ckpts = ctx.output / CHECKPOINTS
+    ckpts.mkdir(parents=True, exist_ok=True)
+    (ckpts / "recipe.json").write_text(json.dumps({"hash": config_hash(recipe), "recipe": recipe.model_dump()},
+                                                  default=str))
+
+
+def tune(recipe, ctx: TuneContext, force: bool = False, restart: bool = False) -> Outcome:
+    from tuning.lineage import register
+    from tuning.methods import get_method
+
+    prepare_output(recipe, ctx, force, restart)
+    outcome = get_method(recipe.method)(recipe, ctx)
+    register(ctx.store, outcome)
+    shutil.rmtree(ctx.output / CHECKPOINTS, ignore_errors=True)  # the variant is saved; checkpoints were for resuming
+    return outcome
