@@ -31,7 +31,7 @@ class Settings:
     n: int = 13                   # n-gram length (GPT-3 / lm-eval: 13)
     threshold: float = 0.5        # MinHash Jaccard for a near-duplicate
     shingle: int = 3              # words per MinHash shingle
-    num_perm: int = 128
+    num_perm: int = 64
     min_overlap: float = 0.0      # n-gram share above which an item is contaminated (0: any n-gram)
     suites: list[str] | None = None
     corpus: list[str] = field(default_factory=list)  # extra training text files to check

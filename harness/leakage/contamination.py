@@ -32,7 +32,7 @@ def suite_items(data_root: Path, names: list[str] | None = None) -> tuple[list[I
 
 
 def contamination(items: list[Item], documents: Iterable[Document], n: int = 13, threshold: float = 0.5,
-                  shingle: int = 3, num_perm: int = 128, min_overlap: float = 0.0,
+                  shingle: int = 3, num_perm: int = 64, min_overlap: float = 0.0,
                   progress: Callable[[int], None] | None = None) -> tuple[list[dict], ScanStats]:
     """One row per item: n-gram overlap, best near-duplicate Jaccard, flag and matched source.
 
@@ -98,7 +98,7 @@ def suite_splits(suite) -> list[str]:
 
 
 def split_overlap(data_root: Path, names: list[str] | None = None, threshold: float = 0.5, shingle: int = 3,
-                  num_perm: int = 128) -> list[dict]:
+                  num_perm: int = 64) -> list[dict]:
     """For each suite with several splits: items of one split found (exactly / nearly) in another."""
     from suites import list_suites, load_suite
 

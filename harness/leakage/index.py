@@ -7,10 +7,11 @@ Two tests per item, as in GPT-3 / lm-eval decontamination plus near-duplicate de
   length (GPT-3's rule for short items). N-grams are hashed to 64-bit integers (stable word
   hashes, a polynomial rolling hash), so the suite side is a sorted numpy array and every chunk
   of training text is matched with one ``searchsorted``.
-- **near duplicates**: MinHash (datasketch) over word k-shingles with an LSH index of the items.
-  A training document is sketched only if enough of its shingles occur in the items at all (a
-  necessary condition for Jaccard >= t is that a t share of the document's shingles occur in
-  some item), which skips almost all of a large corpus cheaply.
+- **near duplicates**: MinHash (datasketch) over word k-shingles, matched through a MinHashLSH.
+  Jaccard >= t needs a t share of a document's shingles to occur in the item, so a training
+  document is sketched only if that share of its shingles occurs in *some* item; and the LSH is
+  built, after the scan, only over items with that share of their shingles in *some* sketched
+  document. Both filters are exact necessary conditions and skip almost all of the work.
 """
 
 from __future__ import annotations
@@ -53,11 +54,27 @@ def gram_hashes(wh: np.ndarray, lengths: Iterable[int]) -> dict[int, np.ndarray]
     return out
 
 
-def _member(sorted_keys: np.ndarray, values: np.ndarray) -> np.ndarray:
-    if len(sorted_keys) == 0 or len(values) == 0:
-        return np.zeros(len(values), dtype=bool)
-    pos = np.searchsorted(sorted_keys, values).clip(max=len(sorted_keys) - 1)
-    return sorted_keys[pos] == values
+class KeySet:
+    """A sorted array of 64-bit keys with a 2^24-bit bitmap in front: most lookups stop at the bitmap."""
+
+    BITS = 24
+
+    def __init__(self, keys: np.ndarray):
+        self.keys = np.unique(keys)
+        self.bitmap = np.zeros(1 << self.BITS, dtype=bool)
+        self.bitmap[(self.keys & np.uint64((1 << self.BITS) - 1)).astype(np.int64)] = True
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def contains(self, values: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(values), dtype=bool)
+        if not len(self.keys) or not len(values):
+            return out
+        maybe = np.flatnonzero(self.bitmap[(values & np.uint64((1 << self.BITS) - 1)).astype(np.int64)])
+        pos = np.searchsorted(self.keys, values[maybe]).clip(max=len(self.keys) - 1)
+        out[maybe] = self.keys[pos] == values[maybe]
+        return out
 
 
 @dataclass
@@ -106,10 +123,11 @@ class _Batch:
 
 class ContaminationIndex:
     def __init__(self, items: list[Item], n: int = 13, shingle: int = 3, threshold: float = 0.5,
-                 num_perm: int = 128, seed: int = 1):
-        from datasketch import MinHash, MinHashLSH
+                 num_perm: int = 64, seed: int = 1, min_words: int = 8):
+        from datasketch import MinHash
 
-        self.items, self.n, self.shingle, self.threshold = items, n, shingle, threshold
+        self.items, self.n, self.shingle, self.threshold, self.min_words = items, n, shingle, threshold, min_words
+        self.num_perm = num_perm
         self.hasher = WordHasher()
         self._proto = MinHash(num_perm=num_perm, seed=seed)
         # suites share items (pubmedqa / pubmedqa_noabstract): index each distinct text once
@@ -119,22 +137,15 @@ class ContaminationIndex:
         batch = _Batch(self.hasher, self.texts, set(range(1, n + 1)) | {shingle})
         self.item_grams: list[tuple[int, np.ndarray]] = []
         keys: dict[int, list[np.ndarray]] = {}
-        for i, (start, length) in enumerate(zip(batch.starts, batch.lengths)):
+        for start, length in zip(batch.starts, batch.lengths):
             m = int(min(n, length))
             g = np.unique(batch.grams[m][start:start + length - m + 1]) if m else np.zeros(0, np.uint64)
             self.item_grams.append((m, g))
             keys.setdefault(m, []).append(g)
-        self.keys = {m: np.unique(np.concatenate(v)) for m, v in keys.items() if m}
-        sh32, owner = self._shingles(batch)
-        self.shingle_keys = np.unique(sh32)
-        self.signatures = self.minhash_signatures(sh32, owner, len(self.texts))
-        # retrieve candidates well below the flagging threshold, so lightly edited copies still get a
-        # Jaccard estimate (and rank above clean items) even when they fall just short of it
-        self.lsh = MinHashLSH(threshold=RETRIEVE * threshold, num_perm=num_perm)
-        has = np.bincount(owner, minlength=len(self.texts)) > 0
-        with self.lsh.insertion_session() as session:
-            for i in np.flatnonzero(has):
-                session.insert(int(i), self._minhash(self.signatures[i]), check_duplication=False)
+        self.keys = {m: KeySet(np.concatenate(v)) for m, v in keys.items() if m}
+        self.item_sh32, self.item_owner = self._shingles(batch)
+        self.shingle_keys = KeySet(self.item_sh32.astype(np.uint64))
+        self.signatures = self.minhash_signatures(self.item_sh32, self.item_owner, len(self.texts))
 
     def _shingles(self, batch: _Batch) -> tuple[np.ndarray, np.ndarray]:
         if self.shingle not in batch.grams:
@@ -142,6 +153,12 @@ class ContaminationIndex:
         valid = batch.valid(self.shingle)
         sh = batch.grams[self.shingle][valid] >> np.uint64(32)
         return sh.astype(np.uint32), batch.owner[: len(valid)][valid]
+
+    def _plausible(self, sh32: np.ndarray, owner: np.ndarray, n_docs: int, keys: KeySet) -> np.ndarray:
+        """Documents with at least RETRIEVE * threshold of their shingles in ``keys``."""
+        total = np.bincount(owner, minlength=n_docs)
+        shared = np.bincount(owner[keys.contains(sh32.astype(np.uint64))], minlength=n_docs)
+        return (total > 0) & (shared >= RETRIEVE * self.threshold * np.maximum(total, 1))
 
     def minhash_signatures(self, sh32: np.ndarray, owner: np.ndarray, n_docs: int, rows: int = 32768) -> np.ndarray:
         """datasketch affine32 MinHash signatures of many shingle sets at once (``owner`` sorted).
@@ -164,48 +181,74 @@ class ContaminationIndex:
         return sig
 
     def _minhash(self, signature: np.ndarray):
-        from datasketch import MinHash
+        from datasketch import LeanMinHash
 
-        return MinHash(hashvalues=signature, permutations=self._proto.permutations, scheme=self._proto.scheme,
-                       seed=self._proto.seed)
+        return LeanMinHash(seed=self._proto.seed, hashvalues=signature, scheme=self._proto.scheme)
 
-    def _query(self, signature: np.ndarray) -> list[tuple[int, float]]:
-        found = self.lsh.query(self._minhash(signature))
-        return [(j, float(np.mean(self.signatures[j] == signature))) for j in found]
+    def _match(self, sigs: np.ndarray, shingles: np.ndarray) -> list[list[tuple[int, float]]]:
+        """For each signature: (text index, estimated Jaccard) of the items the LSH retrieves.
+
+        The LSH holds only items with enough of their shingles among ``shingles`` (the queries'),
+        at a retrieval threshold below the flagging one, so lightly edited copies that fall just
+        short of it still get a Jaccard estimate (and rank above clean items).
+        """
+        from datasketch import MinHashLSH
+
+        if not len(sigs):
+            return []
+        items = np.flatnonzero(self._plausible(self.item_sh32, self.item_owner, len(self.texts),
+                                               KeySet(shingles.astype(np.uint64))))
+        lsh = MinHashLSH(threshold=RETRIEVE * self.threshold, num_perm=self.num_perm)
+        with lsh.insertion_session() as session:
+            for i in items:
+                session.insert(int(i), self._minhash(self.signatures[i]), check_duplication=False)
+        return [[(j, float(np.mean(self.signatures[j] == sig))) for j in lsh.query(self._minhash(sig))]
+                for sig in sigs]
 
     def near_duplicates(self, texts: list[str]) -> list[list[tuple[int, float]]]:
         """For each text: (index into ``self.texts``, estimated Jaccard) of the items LSH finds near it."""
         batch = _Batch(self.hasher, texts, {self.shingle})
         sh32, owner = self._shingles(batch)
-        sigs = self.minhash_signatures(sh32, owner, len(texts))
         has = np.bincount(owner, minlength=len(texts)) > 0
-        return [self._query(sigs[d]) if has[d] else [] for d in range(len(texts))]
+        matches = self._match(self.minhash_signatures(sh32, owner, len(texts))[has], sh32)
+        out: list[list[tuple[int, float]]] = [[] for _ in texts]
+        for d, m in zip(np.flatnonzero(has), matches):
+            out[d] = m
+        return out
 
     # -- scanning training text ------------------------------------------------------------
     def scan(self, documents: Iterable[Document], chunk_docs: int = 20000,
              progress: Callable[[int], None] | None = None) -> tuple[list[ItemResult], ScanStats]:
         t0 = time.perf_counter()
         found: dict[int, dict[int, str]] = {m: {} for m in self.keys}
-        results = [ItemResult() for _ in self.texts]
+        near: list[tuple[np.ndarray, list[str], np.ndarray]] = []  # sketched documents per chunk
         stats = ScanStats()
         chunk: list[Document] = []
         for doc in documents:
             chunk.append(doc)
             if len(chunk) >= chunk_docs:
-                self._scan_chunk(chunk, found, results, stats, progress)
+                self._scan_chunk(chunk, found, near, stats, progress)
                 chunk = []
         if chunk:
-            self._scan_chunk(chunk, found, results, stats, progress)
+            self._scan_chunk(chunk, found, near, stats, progress)
+        results = [ItemResult() for _ in self.texts]
         for res, (m, grams) in zip(results, self.item_grams):
             table = found.get(m, {})
             hits = [h for h in grams.tolist() if h in table] if m else []
             if hits:
                 res.ngram_overlap = len(hits) / len(grams)
                 res.ngram_source = table[hits[0]]
+        if near:
+            sigs = np.concatenate([s for s, _, _ in near])
+            sources = [src for _, srcs, _ in near for src in srcs]
+            for source, matches in zip(sources, self._match(sigs, np.concatenate([sh for _, _, sh in near]))):
+                for j, jac in matches:
+                    if jac > results[j].near_dup_jaccard:
+                        results[j].near_dup_jaccard, results[j].near_source = jac, source
         stats.seconds = time.perf_counter() - t0
         return [replace(results[u]) for u in self.of_item], stats
 
-    def _scan_chunk(self, docs: list[Document], found, results: list[ItemResult], stats: ScanStats, progress) -> None:
+    def _scan_chunk(self, docs: list[Document], found, near, stats: ScanStats, progress) -> None:
         texts = [d.text for d in docs]
         stats.documents += len(docs)
         stats.bytes += sum(len(t.encode()) for t in texts)
@@ -214,30 +257,20 @@ class ContaminationIndex:
             if m not in batch.grams:
                 continue
             h = batch.grams[m]
-            for pos in np.flatnonzero(_member(keys, h) & batch.valid(m)):
+            hit = keys.contains(h) & batch.valid(m)
+            if m < min(self.n, self.min_words):  # a very short item ("Methods .") only counts as a whole document
+                hit &= batch.lengths[batch.owner[: len(h)]] == m
+            for pos in np.flatnonzero(hit):
                 found[m].setdefault(int(h[pos]), docs[batch.owner[pos]].source)
-        self._near_chunk(docs, batch, results, stats)
+        sh32, owner = self._shingles(batch)
+        keep = self._plausible(sh32, owner, len(docs), self.shingle_keys)
+        if keep.any():
+            candidates = np.flatnonzero(keep)
+            rows = keep[owner]
+            remap = np.full(len(docs), -1)
+            remap[candidates] = np.arange(len(candidates))
+            sigs = self.minhash_signatures(sh32[rows], remap[owner[rows]], len(candidates))
+            near.append((sigs, [docs[d].source for d in candidates], np.unique(sh32[rows])))
+            stats.sketched += len(candidates)
         if progress:
             progress(len(docs))
-
-    def _near_chunk(self, docs: list[Document], batch: _Batch, results: list[ItemResult], stats: ScanStats) -> None:
-        sh32, owner = self._shingles(batch)
-        if not len(sh32):
-            return
-        total = np.bincount(owner, minlength=len(docs))
-        shared = np.bincount(owner[_member(self.shingle_keys, sh32)], minlength=len(docs))
-        # Jaccard >= t needs a t share of the document's shingles inside the items
-        keep = (total > 0) & (shared >= RETRIEVE * self.threshold * np.maximum(total, 1))
-        candidates = np.flatnonzero(keep)
-        if not len(candidates):
-            return
-        rows = keep[owner]
-        remap = np.full(len(docs), -1)
-        remap[candidates] = np.arange(len(candidates))
-        sigs = self.minhash_signatures(sh32[rows], remap[owner[rows]], len(candidates))
-        stats.sketched += len(candidates)
-        for c, d in enumerate(candidates):
-            for j, jac in self._query(sigs[c]):
-                if jac > results[j].near_dup_jaccard:
-                    results[j].near_dup_jaccard = jac
-                    results[j].near_source = docs[d].source
