@@ -20,6 +20,7 @@ import pandas as pd
 
 from harness.errors import MedtuneError
 from harness.results import Sample
+from harness.stats import PairedComparison, bootstrap_ci, mcnemar_test, paired_bootstrap
 
 LETTERS = "ABCDEFGHIJ"
 SUPPORTED_TYPES = ("multiple_choice", "ner")
@@ -60,8 +61,12 @@ class QAAdapter:
     def prediction(self, sample: Sample):
         return int(sample.prediction)
 
-    def score(self, sample: Sample) -> float:
-        return float(sample.scores["acc"])
+    def summary(self, samples: list[Sample]) -> float:
+        return float(np.mean([s.scores["acc"] for s in samples]))
+
+    def paired(self, clean: list[Sample], perturbed: list[Sample], seed: int = 0) -> PairedComparison:
+        """Accuracy, perturbed - clean on the same items; McNemar p."""
+        return mcnemar_test(*(np.array([s.scores["acc"] for s in side]) for side in (perturbed, clean)), seed=seed)
 
     def perturb(self, transform: Callable[[pd.DataFrame, str], pd.Series]) -> dict[int, dict]:
         """Item index -> perturbed document, for the items the transformation changes."""
@@ -93,10 +98,19 @@ class NERAdapter:
         return tuple(doc[self.words_key])
 
     def with_text(self, doc: dict, text: str) -> dict:
-        """A sentence giskard perturbed as a whole: gold tags no longer align; only predictions are used."""
-        words = text.split()
-        tags = doc[self.tags_key] if len(words) == len(doc[self.words_key]) else ["O"] * len(words)
-        return {**doc, self.words_key: words, self.tags_key: list(tags)}
+        """A sentence giskard perturbed as a whole (its scan only): tags re-aligned word by word.
+
+        Unchanged words and same-length replaced blocks keep their tags, other new words get ``O``;
+        giskard only reads the predicted entity count, the tags just keep the document well formed.
+        """
+        import difflib
+
+        old, words = list(doc[self.words_key]), text.split()
+        tags = ["O"] * len(words)
+        for op, a0, a1, b0, b1 in difflib.SequenceMatcher(a=old, b=words, autojunk=False).get_opcodes():
+            if op == "equal" or (op == "replace" and a1 - a0 == b1 - b0):
+                tags[b0:b1] = doc[self.tags_key][a0:a1]
+        return {**doc, self.words_key: words, self.tags_key: tags}
 
     def target(self, doc: dict) -> float:
         return float(sum(t != "O" for t in doc[self.tags_key]))
@@ -105,10 +119,22 @@ class NERAdapter:
         return float(sum(t != "O" for t in _predicted_tags(sample)))
 
     def prediction(self, sample: Sample):
-        return tuple(_predicted_tags(sample))
+        """The predicted entities as (type, surface text): stable when only non-entity words change length."""
+        spans = sample.record.get("entities", {}).get("predicted")
+        if spans is None:
+            return tuple(_predicted_tags(sample))
+        return tuple((e["type"], e["text"]) for e in spans)
 
-    def score(self, sample: Sample) -> float:
-        return float(sample.scores.get("f1", sample.score or 0.0))
+    def summary(self, samples: list[Sample]) -> float:
+        return float(f1_from_counts(*_counts(samples)))
+
+    def paired(self, clean: list[Sample], perturbed: list[Sample], seed: int = 0) -> PairedComparison:
+        """Corpus entity F1 (summed counts), perturbed - clean; CI by resampling sentences; p from sentence F1."""
+        cols = _counts(perturbed) + _counts(clean)
+        diff = lambda tp, fp, fn, tp0, fp0, fn0, axis=-1: (f1_from_counts(tp, fp, fn, axis) - f1_from_counts(tp0, fp0, fn0, axis))
+        delta, low, high = bootstrap_ci(cols, statistic=diff, seed=seed)
+        p = paired_bootstrap(np.array([s.score for s in perturbed]), np.array([s.score for s in clean]), seed=seed).p_value
+        return PairedComparison(delta, low, high, len(clean), p, "bootstrap")
 
     def perturb(self, transform: Callable[[pd.DataFrame, str], pd.Series]) -> dict[int, dict]:
         runs = []  # (doc index, start, end) of each maximal run of O words
@@ -135,6 +161,16 @@ class NERAdapter:
             words[a:b], tags[a:b] = repl, ["O"] * len(repl)
             changed[i] = {**doc, self.words_key: words, self.tags_key: tags}
         return changed
+
+
+def _counts(samples: list[Sample]) -> tuple:
+    return tuple(np.array([s.scores[c] for s in samples]) for c in ("tp", "fp", "fn"))
+
+
+def f1_from_counts(tp, fp, fn, axis=-1):
+    from suites._types.ner import f1_from_counts as f1  # the NER suite's own corpus F1
+
+    return f1(tp, fp, fn, axis=axis)
 
 
 def _predicted_tags(sample: Sample) -> list[str]:

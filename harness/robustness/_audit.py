@@ -54,13 +54,15 @@ def run_audit(suite, lm, docs: list[dict], variant: str, perturbations: list[str
     t0 = time.perf_counter()
     adapter = adapter_for(suite, docs)  # unsupported suite types stop here, before any model work
     check_compatible(suite, lm)
+    if hasattr(suite.type, "check_model"):  # NER: the model's label set must be the data's
+        suite.type.check_model(lm, None if getattr(suite, "_data_root", None) else docs)
     classes = transformation_classes(perturbations)
     audit_id = uuid.uuid4().hex[:12]
     scorer = CachedScorer(suite, lm, adapter, progress=progress)
 
     echo(f"scoring {len(docs)} clean items")
     clean = scorer.samples(list(enumerate(docs)))
-    clean_value = sum(adapter.score(s) for s in clean) / len(clean)
+    clean_value = adapter.summary(clean)
 
     results = []
     for cls in classes:
@@ -68,12 +70,8 @@ def run_audit(suite, lm, docs: list[dict], variant: str, perturbations: list[str
         echo(f"{cls.name}: {len(changed)} items changed")
         idx = sorted(changed)
         perturbed = scorer.samples([(i, changed[i]) for i in idx])
-        results.append(compare(
-            cls.name, adapter.metric,
-            [adapter.score(clean[i]) for i in idx], [adapter.score(s) for s in perturbed],
-            [adapter.prediction(clean[i]) for i in idx], [adapter.prediction(s) for s in perturbed],
-            threshold=threshold, binary=adapter.metric == "acc", seed=seed,
-        ))
+        results.append(compare(cls.name, adapter.metric, adapter, [clean[i] for i in idx], perturbed,
+                               threshold=threshold, seed=seed))
 
     echo("giskard scan")
     model, dataset, features = _giskard.build(adapter, scorer, name=f"{variant} on {suite.name}")

@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import MedtuneError
-from harness.stats import mcnemar_test, paired_bootstrap
 
 # short name (CLI) -> giskard class in giskard.scanner.robustness.text_transformations
 PERTURBATIONS = {
@@ -72,15 +71,12 @@ class PerturbationResult:
         return asdict(self)
 
 
-def compare(name: str, metric: str, clean_scores, perturbed_scores, clean_preds, perturbed_preds,
-            threshold: float, binary: bool, seed: int = 0) -> PerturbationResult:
+def compare(name: str, metric: str, adapter, clean: list, perturbed: list, threshold: float,
+            seed: int = 0) -> PerturbationResult:
     """Perturbed vs clean on the same (changed) items; flagged as giskard does: flip rate >= threshold."""
-    n = len(clean_scores)
-    if n == 0:
+    if not clean:
         return PerturbationResult(name, metric, None, None, None, None, None, None, 0, None, False)
-    clean, pert = np.asarray(clean_scores, float), np.asarray(perturbed_scores, float)
-    test = mcnemar_test if binary else paired_bootstrap
-    cmp = test(pert, clean, seed=seed)
-    flips = float(np.mean([a != b for a, b in zip(clean_preds, perturbed_preds)]))
-    return PerturbationResult(name, metric, float(clean.mean()), float(pert.mean()), cmp.delta, cmp.ci_low,
-                              cmp.ci_high, flips, n, cmp.p_value, flips >= threshold)
+    cmp = adapter.paired(clean, perturbed, seed=seed)
+    flips = float(np.mean([adapter.prediction(a) != adapter.prediction(b) for a, b in zip(clean, perturbed)]))
+    return PerturbationResult(name, metric, adapter.summary(clean), adapter.summary(perturbed), cmp.delta, cmp.ci_low,
+                              cmp.ci_high, flips, len(clean), cmp.p_value, flips >= threshold)

@@ -41,3 +41,33 @@ def FragileLM():
 
 def StableLM():
     return _HashLM("stable", lambda q: re.sub(r"[^a-z0-9]", "", q.lower()))
+
+
+LEXICON = {"diabetes", "asthma", "anemia", "hepatitis"}
+NER_LABELS = ["O", "B-Disease", "I-Disease"]
+
+
+class _TaggerLM:
+    """A token tagger: ``B-Disease`` where ``is_entity(word)`` holds, else ``O``."""
+
+    def __init__(self, name: str, is_entity):
+        self.info = ModelInfo(name=name, path="", kind="encoder", dtype="float32", device="cpu", n_params=0,
+                              extra={"labels": NER_LABELS})
+        self.is_entity = is_entity
+
+    def supports(self, kind: str) -> bool:
+        return kind == "token_labels"
+
+    def token_labels(self, requests, progress=None):
+        if progress:
+            progress(len(requests))
+        return [["B-Disease" if self.is_entity(w) else "O" for w in req.args[0]] for req in requests]
+
+
+def FragileTagger():
+    """Also tags any capitalised word that is not sentence-initial: casing changes its entities."""
+    return _TaggerLM("fragile-ner", lambda w: w.lower() in LEXICON or (w[:1].isupper() and w != "The"))
+
+
+def StableTagger():
+    return _TaggerLM("stable-ner", lambda w: w.lower().strip(".,;") in LEXICON)
