@@ -87,21 +87,25 @@ def history(store: Store, suite: str, metric: str, base: str | None = None) -> p
     if not _need(store, "runs", "metrics", "variants"):
         return None
     return store.query("""
-        SELECT r.variant, v.method, r.finished_at, r.code_version, r.n_samples, m.value, m.ci_low, m.ci_high, r.run_id
+        SELECT r.variant, coalesce(v.base, r.variant) AS base, v.method, r.finished_at, r.code_version, r.n_samples, m.value, m.ci_low, m.ci_high, r.run_id
         FROM runs r JOIN metrics m USING (run_id) LEFT JOIN variants v ON v.name = r.variant
         WHERE r.suite = ? AND m.metric = ? AND (? IS NULL OR coalesce(v.base, r.variant) = ?)
         ORDER BY r.finished_at
     """, [suite, metric, base, base])
 
 
-def mark_regressions(df: pd.DataFrame) -> pd.DataFrame:
-    """A run is a regression when its score falls below the 95% CI of the best earlier run."""
+def mark_regressions(df: pd.DataFrame, higher_is_better: bool = True) -> pd.DataFrame:
+    """A run is a regression when its score falls below the 95% CI low of the best earlier run of
+    the same lineage (same base variant); for a lower-is-better metric, above the best CI high."""
     out = df.sort_values("finished_at").reset_index(drop=True).copy()
-    flags, best_low = [], None
+    sign = 1 if higher_is_better else -1
+    flags, best_low = [], {}
     for row in out.itertuples():
-        low = row.ci_low if pd.notna(row.ci_low) else row.value
-        flags.append(best_low is not None and row.value < best_low)
-        best_low = low if best_low is None else max(best_low, low)
+        bound = row.ci_low if higher_is_better else row.ci_high
+        low = sign * (bound if pd.notna(bound) else row.value)
+        prev = best_low.get(row.base)
+        flags.append(prev is not None and sign * row.value < prev)
+        best_low[row.base] = low if prev is None else max(prev, low)
     out["regression"] = flags
     return out
 

@@ -4,6 +4,7 @@ import plotly.express as px
 import streamlit as st
 
 from dashboards import data, ui
+from harness.gate.sources import higher_is_better
 
 st.title("History")
 store = ui.open_store()
@@ -19,7 +20,7 @@ metric = c2.selectbox("Metric", metrics, index=metrics.index("acc") if "acc" in 
 base = c3.selectbox("Variant family (lineage root)", ["all"] + bases, key="base")
 runs = ui.require(ui.safe(data.history, store, suite, metric, None if base == "all" else base),
                   "No runs table yet.", f"No run of {suite} for this family.")
-runs = data.mark_regressions(runs)
+runs = data.mark_regressions(runs, higher_is_better(metric))
 
 fig = px.line(runs, x="finished_at", y="value", color="variant", markers=True,
               hover_data=["code_version", "n_samples", "method"],
@@ -31,9 +32,11 @@ if not bad.empty:
 fig.update_layout(yaxis_title=metric, height=420)
 st.plotly_chart(fig, width="stretch")
 if bad.empty:
-    st.success(f"No regression: every run of {suite} stays within the 95% CI of the best earlier run.")
+    st.success(f"No regression: every run of {suite} stays within the 95% CI of the best earlier run "
+               "of its lineage.")
 else:
-    st.error(f"{len(bad)} regression(s): score below the 95% CI low of the best earlier run.")
+    st.error(f"{len(bad)} regression(s) (red x): worse than the 95% CI of the best earlier run of the lineage: "
+             + ", ".join(f"{r.variant} at {str(r.finished_at)[:16]} ({r.value:.3f})" for r in bad.itertuples()))
 st.dataframe(runs.drop(columns=["run_id"]), hide_index=True, width="stretch")
 
 gates = ui.safe(data.gate_runs, store)

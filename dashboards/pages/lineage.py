@@ -28,7 +28,9 @@ def dot(df: pd.DataFrame) -> str:
 st.graphviz_chart(dot(variants), width="stretch")
 st.dataframe(variants.drop(columns=["lineage"]), hide_index=True, width="stretch")
 
-name = st.selectbox("Variant", list(variants["name"]), key="variant")
+tuned = variants[variants["parent"].notna()]
+default = variants.index.get_loc(tuned.index[-1]) if len(tuned) else 0  # the newest tuned variant
+name = st.selectbox("Variant", list(variants["name"]), index=default, key="variant")
 row = variants[variants["name"] == name].iloc[0]
 lineage = data.loads(row["lineage"]) or {}
 c1, c2, c3 = st.columns(3)

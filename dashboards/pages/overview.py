@@ -27,22 +27,25 @@ c2.metric("Suites", view["suite"].nunique())
 c3.metric("Latest run", str(view["finished_at"].max())[:16])
 
 st.subheader(f"{metric} by variant and suite")
-st.caption("Latest run per variant x suite. Click a column header to sort; bars show the score, "
-           "the CI column its 95% bootstrap interval.")
-wide = view.pivot_table(index="variant", columns="suite", values="value").reset_index()
-ci = view.assign(ci=[ui.fmt_ci(v, lo, hi) for v, lo, hi in zip(view.value, view.ci_low, view.ci_high)])
-ci_wide = ci.pivot_table(index="variant", columns="suite", values="ci", aggfunc="first")
-wide["mean"] = wide.drop(columns="variant").mean(axis=1)
-suites = [c for c in wide.columns if c not in ("variant", "mean")]
-for s in suites:
-    wide[f"{s} 95% CI"] = wide["variant"].map(ci_wide[s])
-config = {s: st.column_config.ProgressColumn(s, min_value=0.0, max_value=1.0, format="%.3f") for s in suites
+st.caption("Latest run per variant x suite, suites grouped by family. Click a column header to sort. "
+           "The chart below draws each score with its 95% bootstrap CI.")
+order = view.sort_values(["family", "suite"])["suite"].unique().tolist()
+wide = view.pivot_table(index="variant", columns="suite", values="value")[order]
+wide.insert(0, "mean", wide.mean(axis=1))
+if st.toggle("Show the 95% CI of each score as text", key="ci_text"):
+    ci = view.assign(ci=[ui.fmt_ci(v, lo, hi) for v, lo, hi in zip(view.value, view.ci_low, view.ci_high)])
+    ci_wide = ci.pivot_table(index="variant", columns="suite", values="ci", aggfunc="first")
+    for s in order:
+        wide[f"{s} 95% CI"] = ci_wide[s]
+config = {s: st.column_config.ProgressColumn(s, min_value=0.0, max_value=1.0, format="%.3f") for s in order
           if view.loc[view.suite == s, "value"].between(0, 1).all()}
-st.dataframe(wide.sort_values("mean", ascending=False), hide_index=True, column_config=config,
+config["mean"] = st.column_config.NumberColumn("mean", format="%.3f", help="mean over the suites shown")
+st.dataframe(wide.sort_values("mean", ascending=False).reset_index(), hide_index=True, column_config=config,
              width="stretch", key="scores")
 
 st.subheader("Scores with 95% CIs")
 fig = px.scatter(view, x="value", y="variant", color="variant", facet_col="suite", facet_col_wrap=3,
+                 category_orders={"suite": order, "variant": sorted(view["variant"].unique())},
                  hover_data=["n", "ci_low", "ci_high", "engine"], **ui.error_bars(view))
 fig.update_layout(showlegend=False, height=260 * ((view["suite"].nunique() + 2) // 3), margin=dict(t=40))
 fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))

@@ -51,10 +51,9 @@ def write_run(con, run_id: str, variant: str, suite: str, samples: list[dict], w
     for metric in ("acc", "acc_norm"):
         point, low, high = bootstrap_ci(np.array([s["scores"][metric] for s in samples]))
         con.execute("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?)", [run_id, metric, point, low, high, len(samples)])
-    for idx, s in enumerate(samples):
-        con.execute("INSERT INTO samples VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [run_id, idx, s["doc_id"], s["target"], s["prediction"], s["correct"], s["score"],
-                     json.dumps(s["scores"]), json.dumps(s["record"])])
+    con.executemany("INSERT INTO samples VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [[run_id, idx, s["doc_id"], s["target"], s["prediction"], s["correct"], s["score"],
+                      json.dumps(s["scores"]), json.dumps(s["record"])] for idx, s in enumerate(samples)])
 
 
 def build(path: Path, seed: int = 0, audits: bool = True) -> Path:
