@@ -126,7 +126,7 @@ class NER(SuiteType):
         n = len(samples)
         types = sorted(k[3:] for k in (samples[0].scores if samples else {}) if k.startswith("tp_"))
         out = []
-        for suffix in [""] + [f"_{t}" for t in types]:
+        for suffix in [""] + ([f"_{t}" for t in types] if len(types) > 1 else []):  # one type: same as overall
             cols = tuple(np.array([s.scores[f"{c}{suffix}"] for s in samples]) for c in ("tp", "fp", "fn"))
             for name, stat in STATISTICS.items():
                 point, low, high = bootstrap_ci(cols, statistic=stat, seed=seed)
