@@ -85,7 +85,8 @@ class Browser:
         port = port_file.read_text().split()[0]
         pages = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10).read())
         ws_url = next(p["webSocketDebuggerUrl"] for p in pages if p["type"] == "page")
-        self.ws, self.next_id = connect(ws_url, max_size=None), 0
+        self._stack = contextlib.ExitStack()
+        self.ws, self.next_id = self._stack.enter_context(connect(ws_url, max_size=None)), 0
 
     def call(self, method: str, **params):
         self.next_id += 1
@@ -120,7 +121,7 @@ class Browser:
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
-            self.ws.close()
+            self._stack.close()
         self.proc.terminate()
         try:
             self.proc.wait(timeout=10)

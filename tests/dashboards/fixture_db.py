@@ -31,8 +31,8 @@ def _samples(rng, suite: str, skill: float) -> list[dict]:
         n_opt = 3 if suite == "pubmedqa" else 4
         gold = int(rng.integers(n_opt))
         lls = rng.normal(-12, 2, n_opt)
-        if rng.random() < skill:
-            lls[gold] = lls.max() + abs(rng.normal(0.5, 0.3))
+        if rng.random() < abs(skill):  # a negative skill pushes the gold option down: a broken variant
+            lls[gold] = lls.max() + abs(rng.normal(0.5, 0.3)) if skill > 0 else lls.min() - 1.0
         pred = int(np.argmax(lls))
         options = [f" option {chr(65 + k)} for item {i}" for k in range(n_opt)]
         out.append({"doc_id": f"{suite}-{i:03d}", "target": str(gold), "prediction": str(pred),
@@ -76,8 +76,8 @@ def build(path: Path, seed: int = 0, audits: bool = True) -> Path:
                                 [name, int(step), step / 200, 3.2 * np.exp(-step / 120) + 1.1,
                                  3.3 * np.exp(-step / 140) + 1.2 if step % 50 == 0 else None, 2e-4, int(step) * 4096,
                                  T0])
-        # a later re-run of the base on medqa with a regression
-        write_run(con, "r-late", "smollm2-135m", "medqa_usmle", _samples(rng, "medqa_usmle", 0.0),
+        # a later re-run of the base on medqa with a regression (e.g. a broken tokenizer)
+        write_run(con, "r-late", "smollm2-135m", "medqa_usmle", _samples(rng, "medqa_usmle", -0.6),
                   T0 + timedelta(days=1))
         if audits:
             _audits(con, rng)
