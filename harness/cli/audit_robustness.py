@@ -43,7 +43,7 @@ def robustness_cmd(
     from harness import settings
     from harness.errors import MedtuneError
     from harness.models import load, resolve
-    from harness.robustness import adapter_for, run_audit, save_audit
+    from harness.robustness import check_supported, run_audit, save_audit
     from harness.robustness._perturbations import check_names
     from harness.store import Store
     from suites import load_suite
@@ -55,8 +55,8 @@ def robustness_cmd(
     check_names(perturbation)
     store = Store(settings.db_path(db))
     loaded = load_suite(suite, options=parse_options(option))
+    check_supported(loaded)  # unsupported suite types fail here, before data or model load
     docs = loaded.docs(settings.data_root(data_root), limit=limit)
-    adapter_for(loaded, docs)  # unsupported suite types fail here, before the model loads
     ref = resolve(variant, store=store)
     lm = load(ref, device=device, dtype=dtype, batch_size=batch_size)
     with progress_bar() as bar:

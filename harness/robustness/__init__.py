@@ -5,10 +5,10 @@ giskard issues, HTML report); ``save_audit(store, audit)`` writes it (tables of 
 giskard is imported only when an audit runs.
 """
 
-from harness.robustness._adapters import SUPPORTED_TYPES, adapter_for
+from harness.robustness._adapters import SUPPORTED_TYPES, adapter_for, check_supported
 from harness.robustness._audit import DEFAULT_THRESHOLD, RobustnessAudit, run_audit
 from harness.robustness._perturbations import PERTURBATIONS, PerturbationResult
 from harness.robustness._store import latest_audit, save_audit
 
 __all__ = ["DEFAULT_THRESHOLD", "PERTURBATIONS", "PerturbationResult", "RobustnessAudit", "SUPPORTED_TYPES",
-           "adapter_for", "latest_audit", "run_audit", "save_audit"]
+           "adapter_for", "check_supported", "latest_audit", "run_audit", "save_audit"]

@@ -83,13 +83,10 @@ class NERAdapter:
     metric = "f1"
     model_type = "regression"
     labels = None
+    words_key, tags_key = "words", "tags"  # as suites/_types/ner.py reads them
 
     def __init__(self, docs: list[dict]):
         self.docs = docs
-        self.words_key = "words" if "words" in docs[0] else "tokens"
-        self.tags_key = next((k for k in ("tags", "labels", "ner_tags") if k in docs[0]), None)
-        if self.tags_key is None:
-            raise MedtuneError("NER documents carry no gold tags (expected a 'tags' field): cannot keep entities aligned")
 
     def text(self, doc: dict) -> str:
         return " ".join(doc[self.words_key])
@@ -180,13 +177,17 @@ def _predicted_tags(sample: Sample) -> list[str]:
     return list(pred or sample.record.get("predicted", []))
 
 
-def adapter_for(suite, docs: list[dict]):
+def check_supported(suite) -> None:
+    """A clear error for a suite type giskard cannot wrap (before any data or model is loaded)."""
+    if suite.spec.type in SUPPORTED_TYPES:
+        return
     kind = suite.spec.type
-    if kind == "multiple_choice":
-        return QAAdapter(docs)
-    if kind == "ner":
-        return NERAdapter(docs)
     raise MedtuneError(
         f"suite {suite.name} is of type {kind!r}, which the robustness audit cannot wrap as a giskard model; "
-        f"supported suite types: {', '.join(SUPPORTED_TYPES)} (e.g. medqa_usmle, medmcqa, mmlu_medical, pubmedqa)"
+        f"supported suite types: {', '.join(SUPPORTED_TYPES)} (e.g. medqa_usmle, medmcqa, mmlu_medical, pubmedqa, ner_ncbi_disease)"
     )
+
+
+def adapter_for(suite, docs: list[dict]):
+    check_supported(suite)
+    return QAAdapter(docs) if suite.spec.type == "multiple_choice" else NERAdapter(docs)

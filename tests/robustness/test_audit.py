@@ -53,3 +53,12 @@ def test_unsupported_suite_type_names_supported(tmp_path):
 
     with pytest.raises(MedtuneError, match="supported suite types: multiple_choice, ner"):
         run_audit(Suite(), StableLM(), [{"id": 1, "text": "x"}], "v", report_dir=tmp_path)
+
+
+@pytest.mark.slow
+def test_slice_and_calibration_detectors_run_on_100_plus_items(suite, tmp_path):
+    docs = [{**d, "id": f"q{i}", "question": d["question"].replace("Man", "woman" if i % 3 == 0 else "man")}
+            for i, d in enumerate(_docs(120))]
+    audit = run_audit(suite, StableLM(), docs, "stable", perturbations=["uppercase"], report_dir=tmp_path)
+    assert audit.detectors == ["text_perturbation", "performance_bias", "overconfidence", "underconfidence"]
+    assert all(i["detector"] != "TextPerturbationDetector" for i in audit.giskard_issues)

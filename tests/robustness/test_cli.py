@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
+
+import pytest
 
 from typer.testing import CliRunner
 
-from harness.cli import app
+from harness.cli import app, main
 from harness.store import Store
 
 
@@ -23,8 +24,9 @@ def test_audit_tiny_model_writes_db_and_report(tiny_causal, data_root, db):
     assert "uppercase" in out.output and "audit id" in out.output
 
 
-def test_unknown_perturbation_exits_2_and_writes_nothing(db):
-    out = subprocess.run([sys.executable, "-c", "from harness.cli import main; main()", "audit", "robustness",
-                          "--variant", "smollm2-135m", "--suite", "medqa_usmle", "-p", "shouting", "--db", str(db)],
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 2 and "choose from uppercase" in out.stderr and not db.exists()
+def test_unknown_perturbation_exits_2_and_writes_nothing(db, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["medtune", "audit", "robustness", "--variant", "smollm2-135m", "--suite",
+                                      "medqa_usmle", "-p", "shouting", "--db", str(db)])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    assert exit_.value.code == 2 and "choose from uppercase" in capsys.readouterr().err and not db.exists()
