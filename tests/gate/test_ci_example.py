@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import click
 import typer
 import yaml
 
@@ -14,11 +13,11 @@ from harness.cli import app
 WORKFLOW = Path(__file__).resolve().parents[2] / ".ci/examples/github-actions.yml"
 
 
-def _commands(group: click.Group, prefix: str = "") -> set[str]:
+def _commands(group, prefix: str = "") -> set[str]:
     out = set()
     for name, cmd in group.commands.items():
         out.add(prefix + name)
-        if isinstance(cmd, click.Group):
+        if getattr(cmd, "commands", None):  # a command group (typer bundles its own click)
             out |= _commands(cmd, prefix + name + " ")
     return out
 
