@@ -45,7 +45,9 @@ def robustness_cmd(
     from harness.models import load, resolve
     from harness.robustness import check_supported, run_audit, save_audit
     from harness.robustness._perturbations import check_names
+    from harness.evaluate import partial_path
     from harness.store import Store
+    from harness.store.runs import run_key
     from suites import load_suite
 
     if not 0 < threshold < 1:
@@ -59,12 +61,16 @@ def robustness_cmd(
     docs = loaded.docs(settings.data_root(data_root), limit=limit)
     ref = resolve(variant, store=store)
     lm = load(ref, device=device, dtype=dtype, batch_size=batch_size)
+    # scored documents are kept here while the audit runs, so an interrupted audit resumes
+    key = run_key(ref.name, ref.location, loaded.name, loaded.version, {**loaded.settings(), "dtype": dtype}, "robustness")
+    partial = partial_path(f"robustness-{key}")
     with progress_bar() as bar:
         task = bar.add_task(f"{ref.name} · robustness {loaded.name}", total=None, rate="")
         audit = run_audit(loaded, lm, docs, ref.name, perturbations=perturbation, threshold=threshold,
-                          report_dir=store.path.parent / "reports", seed=seed,
+                          report_dir=store.path.parent / "reports", seed=seed, partial_path=partial,
                           progress=lambda n: bar.advance(task, n), echo=lambda m: bar.update(task, rate=m))
     save_audit(store, audit)
+    partial.unlink(missing_ok=True)
     print_audit(audit)
 
 

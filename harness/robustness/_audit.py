@@ -50,7 +50,8 @@ class RobustnessAudit:
 
 def run_audit(suite, lm, docs: list[dict], variant: str, perturbations: list[str] | None = None,
               threshold: float = DEFAULT_THRESHOLD, report_dir: Path | None = None, seed: int = 0,
-              progress: Callable[[int], None] | None = None, echo: Callable[[str], None] = lambda m: None) -> RobustnessAudit:
+              partial_path: Path | None = None, progress: Callable[[int], None] | None = None,
+              echo: Callable[[str], None] = lambda m: None) -> RobustnessAudit:
     t0 = time.perf_counter()
     adapter = adapter_for(suite, docs)  # unsupported suite types stop here, before any model work
     check_compatible(suite, lm)
@@ -58,7 +59,9 @@ def run_audit(suite, lm, docs: list[dict], variant: str, perturbations: list[str
         suite.type.check_model(lm, None if getattr(suite, "_data_root", None) else docs)
     classes = transformation_classes(perturbations)
     audit_id = uuid.uuid4().hex[:12]
-    scorer = CachedScorer(suite, lm, adapter, progress=progress)
+    scorer = CachedScorer(suite, lm, adapter, progress=progress, partial_path=partial_path)
+    if scorer.n_resumed:
+        echo(f"resuming: {scorer.n_resumed} scored documents from an interrupted audit")
 
     echo(f"scoring {len(docs)} clean items")
     clean = scorer.samples(list(enumerate(docs)))
@@ -83,6 +86,7 @@ def run_audit(suite, lm, docs: list[dict], variant: str, perturbations: list[str
 
     settings = {"threshold": threshold, "perturbations": [c.name for c in classes], "seed": seed,
                 "detectors": detectors, "n_docs": len(docs), "documents_scored": scorer.n_scored,
+                "documents_resumed": scorer.n_resumed,
                 "ner_mode": "non-entity words only" if adapter.suite_type == "ner" else None,
                 "model": asdict(lm.info) if is_dataclass(lm.info) else str(lm.info)}
     return RobustnessAudit(audit_id, variant, suite.name, adapter.suite_type, adapter.metric, clean_value, len(docs),

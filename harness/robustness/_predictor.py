@@ -2,10 +2,14 @@
 
 Documents are scored with ``harness.engine.score_docs`` (one batched backend call per request kind),
 so the audit measures exactly what ``medtune eval`` measures; the model is never called directly.
+With a ``partial_path`` every scored chunk is appended there as well, so an interrupted audit
+resumes without re-scoring (keyed by document id and text, so it survives a changed --limit).
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -18,11 +22,39 @@ ITEM = "item"  # giskard column naming the suite document a row came from
 
 
 class CachedScorer:
-    def __init__(self, suite, lm, adapter, progress: Callable[[int], None] | None = None, batch_docs: int = 32):
+    def __init__(self, suite, lm, adapter, progress: Callable[[int], None] | None = None, batch_docs: int = 32,
+                 partial_path: Path | None = None):
         self.suite, self.lm, self.adapter = suite, lm, adapter
         self.progress, self.batch_docs = progress, batch_docs
         self._cache: dict[tuple, Sample] = {}
         self.n_scored = 0  # documents actually sent to the model (cache misses)
+        self.partial_path = partial_path
+        self.n_resumed = self._read_partial() if partial_path else 0
+
+    def _disk_key(self, item: int, key) -> str:
+        return json.dumps([str(self.adapter.docs[item]["id"]), key])
+
+    def _read_partial(self) -> int:
+        if not self.partial_path.exists():
+            return 0
+        by_id = {str(d["id"]): i for i, d in enumerate(self.adapter.docs)}
+        with open(self.partial_path) as f:
+            for line in f:
+                try:
+                    row = json.loads(line)
+                    doc_id, key = json.loads(row["key"])
+                    sample = Sample(**row["sample"])
+                except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+                    break  # a line cut by the interruption
+                if doc_id in by_id:
+                    self._cache[(by_id[doc_id], tuple(key) if isinstance(key, list) else key)] = sample
+        return len(self._cache)
+
+    def _append_partial(self, rows: list[tuple[tuple, Sample]]) -> None:
+        self.partial_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.partial_path, "a") as f:
+            for (item, key), sample in rows:
+                f.write(json.dumps({"key": self._disk_key(item, key), "sample": sample.to_dict()}, default=str) + "\n")
 
     def samples(self, items: list[tuple[int, dict]]) -> list[Sample]:
         """Samples for (item index, document) pairs; only unseen (item, text) pairs reach the model."""
@@ -38,6 +70,8 @@ class CachedScorer:
             for (key, _), sample in zip(chunk, scored):
                 self._cache[key] = sample
             self.n_scored += len(chunk)
+            if self.partial_path:
+                self._append_partial([(key, sample) for (key, _), sample in zip(chunk, scored)])
         return [self._cache[k] for k in keys]
 
     def predict_frame(self, df: pd.DataFrame) -> np.ndarray:

@@ -62,3 +62,12 @@ def test_slice_and_calibration_detectors_run_on_100_plus_items(suite, tmp_path):
     audit = run_audit(suite, StableLM(), docs, "stable", perturbations=["uppercase"], report_dir=tmp_path)
     assert audit.detectors == ["text_perturbation", "performance_bias", "overconfidence", "underconfidence"]
     assert all(i["detector"] != "TextPerturbationDetector" for i in audit.giskard_issues)
+
+
+def test_interrupted_audit_resumes_from_partial_file(suite, tmp_path):
+    partial = tmp_path / "partial.jsonl"
+    first = StableLM()
+    run_audit(suite, first, _docs(8), "stable", perturbations=["uppercase"], partial_path=partial)
+    again = StableLM()
+    audit = run_audit(suite, again, _docs(8), "stable", perturbations=["uppercase", "lowercase"], partial_path=partial)
+    assert audit.settings["documents_resumed"] == 16 and again.calls == 8 * 4  # only the lowercase items are new
