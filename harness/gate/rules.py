@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from harness.errors import ConfigError
 from harness.gate.policy import (MaxCanaryExposure, MaxContamination, MaxDrop, MaxForgettingIndex, MinScore, Policy,
                                  _SuiteRule)
+from harness.gate.paired import paired_test
 from harness.gate.sources import Sources, higher_is_better
-from harness.stats import mcnemar_test, paired_bootstrap
 
 
 @dataclass
@@ -102,16 +100,14 @@ def max_drop(rule: MaxDrop, ctx: Context) -> list[RuleResult]:
                 out.append(_result(rule, suite, "not_measured", detail=f"{who} has no {rule.metric} on {suite}: run "
                                    f"`medtune eval --variant {who} --suite {suite}`"))
             continue
-        a, b = ctx.sources.paired(suite, rule.metric, cand["run_id"], base["run_id"])
-        binary = bool(np.isin(a, (0, 1)).all() and np.isin(b, (0, 1)).all())
-        use = rule.test if rule.test != "auto" else ("mcnemar" if binary else "paired_bootstrap")
-        test = mcnemar_test(a, b) if use == "mcnemar" else paired_bootstrap(a, b)
+        a, b = ctx.sources.paired(suite, cand["run_id"], base["run_id"])
+        test, test_name = paired_test(rule.metric, a, b, rule.test)
         sign = 1 if higher_is_better(rule.metric) else -1
         drop = sign * (base["value"] - cand["value"])
         significant = test.p_value is not None and test.p_value < alpha
         ok = drop <= rule.max_drop or not significant
         why = (f"drop {drop:+.3f} {'>' if drop > rule.max_drop else '<='} {rule.max_drop:.3f} allowed; "
-               f"{'McNemar' if use == 'mcnemar' else 'paired bootstrap'} p={test.p_value:.3g} "
+               f"{test_name} p={test.p_value:.3g} "
                f"{'<' if significant else '>='} {alpha:g}")
         if drop > rule.max_drop and not significant:
             why += " (not significant: passes)"

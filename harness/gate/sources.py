@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pandas as pd
 
 from harness.errors import MedtuneError
@@ -66,28 +65,30 @@ class Sources:
             WHERE l.variant = ? AND l.suite = ? AND m.metric = ?""", [variant, suite, metric])
         return df.iloc[0].to_dict() if len(df) else None
 
-    def item_scores(self, run_id: str, metric: str) -> pd.Series:
-        """Per-item values of ``metric`` (from samples.scores, else samples.score), indexed by doc_id."""
+    def item_scores(self, run_id: str) -> dict[str, dict]:
+        """doc_id -> the item's per-metric scores (samples.scores), its primary score under ``_score``."""
         df = self.store.query("SELECT doc_id, score, scores FROM samples WHERE run_id = ? ORDER BY sample_idx",
                               [run_id])
-        values = [json.loads(s).get(metric, sc) if isinstance(s, str) else sc for s, sc in zip(df["scores"], df["score"])]
-        return pd.Series(np.asarray(values, dtype=float), index=df["doc_id"].astype(str))
+        out = {}
+        for doc_id, score, scores in zip(df["doc_id"].astype(str), df["score"], df["scores"]):
+            item = json.loads(scores) if isinstance(scores, str) else {}
+            out[doc_id] = {**item, "_score": score}
+        return out
 
-    def paired(self, suite: str, metric: str, cand_run: str, base_run: str) -> tuple[np.ndarray, np.ndarray]:
-        """Candidate and baseline per-item values on the same items, aligned by doc_id.
+    def paired(self, suite: str, cand_run: str, base_run: str) -> tuple[list[dict], list[dict]]:
+        """Candidate and baseline per-item scores on the same items, aligned by doc_id.
 
         Different item sets are an input error: a paired test on different items means nothing.
         """
-        a, b = self.item_scores(cand_run, metric), self.item_scores(base_run, metric)
-        only_a, only_b = a.index.difference(b.index), b.index.difference(a.index)
-        if len(only_a) or len(only_b):
-            example = (list(only_a) + list(only_b))[0]
+        a, b = self.item_scores(cand_run), self.item_scores(base_run)
+        only_a, only_b = sorted(set(a) - set(b)), sorted(set(b) - set(a))
+        if only_a or only_b:
+            example = (only_a + only_b)[0]
             raise MedtuneError(
                 f"suite {suite}: candidate run {cand_run} and baseline run {base_run} scored different items "
                 f"({len(only_a)} only in the candidate, {len(only_b)} only in the baseline, e.g. {example!r}); "
                 "score both with the same suite version and --limit")
-        b = b.reindex(a.index)
-        return a.to_numpy(), b.to_numpy()
+        return list(a.values()), [b[k] for k in a]
 
     # -- audits ----------------------------------------------------------------------------
     def forgetting(self, variant: str, reference: str | None, role: str | None) -> dict | None:

@@ -181,3 +181,34 @@ def test_cli_exit_codes_and_outputs(store, tmp_path, monkeypatch, capsys):
     assert run_cli(monkeypatch, *common, "--policy", str(unknown)) == 2
     assert run_cli(monkeypatch, "--db", str(store.path), "--candidate", "ghost", "--policy", str(ok)) == 2
     assert "ghost" in capsys.readouterr().err
+
+
+def test_max_drop_on_ner_f1_bootstraps_the_corpus_score(tmp_path):
+    """F1 is a corpus score: the paired bootstrap resamples sentences' tp/fp/fn, not per-sentence F1s."""
+    from harness.gate.paired import corpus_paired_bootstrap
+    from harness.store.variants import register_variant
+
+    store = Store(tmp_path / "ner.duckdb")
+    store.init()
+    rng = np.random.default_rng(0)
+    tp = rng.integers(0, 4, 60)
+    counts = {"base": (tp, rng.integers(0, 2, 60), rng.integers(0, 2, 60)),
+              "cand": (np.maximum(tp - 1, 0), rng.integers(1, 4, 60), rng.integers(0, 3, 60))}
+    for name, (t, fp, fn) in counts.items():
+        register_variant(store, name, "/m", "encoder")
+        samples = [{"doc_id": f"s{i}", "target": None, "prediction": None, "correct": bool(fp[i] + fn[i] == 0),
+                    "score": float(fp[i] + fn[i] == 0),
+                    "scores": {"tp": int(t[i]), "fp": int(fp[i]), "fn": int(fn[i]), "acc": 0.0, "acc_norm": 0.0},
+                    "record": {}} for i in range(60)]
+        _add_run(store, f"run-{name}", name, "ner_ncbi_disease", samples)
+        f1 = 2 * t.sum() / (2 * t.sum() + fp.sum() + fn.sum())
+        with store.connect(write=True) as con:
+            con.execute("INSERT INTO metrics VALUES (?, 'f1', ?, NULL, NULL, 60)", [f"run-{name}", f1])
+    p = policy(tmp_path, "  - rule: max_drop\n    suite: ner_ncbi_disease\n    metric: f1\n    max_drop: 0.05\n")
+    r = run_gate(store, p, "cand", "base").results[0]
+    assert "paired bootstrap of corpus f1" in r.detail and r.status == "fail" and r.p_value < 0.05
+    a = np.stack(counts["cand"], axis=1)
+    b = np.stack(counts["base"], axis=1)
+    assert corpus_paired_bootstrap("f1", a, b).delta == pytest.approx(-r.observed)
+    same = corpus_paired_bootstrap("f1", b, b)
+    assert same.delta == 0 and same.p_value == 1.0
