@@ -7,6 +7,8 @@ detectors skip datasets under 100 items (its own statistical floor); the audit r
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import warnings
@@ -66,7 +68,8 @@ def scan(model, dataset, features, adapter, transformations, threshold: float):
         only = ["text_perturbation"]
     params = {"text_perturbation": {"transformations": list(transformations), "threshold": threshold,
                                     "num_samples": len(dataset.df)}}
-    with warnings.catch_warnings():  # giskard's model-validation hints (low accuracy...) are noise here
+    # giskard's model-validation hints and prints ("successfully validated") are noise next to our table
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore", UserWarning)
         results = giskard.scan(model, dataset, features=features, only=only, params=params, verbose=False,
                                raise_exceptions=True)
