@@ -66,13 +66,18 @@ if options:
         f"loglik {b}": rec_b.get("loglikelihoods"),
         "gold": [str(i) == str(item["target"]) for i in range(len(options))],
     }), hide_index=True, width="stretch")
-for key in ("tokens", "gold_entities", "entities", "pred_entities"):
-    if key in rec_a or key in rec_b:
-        c1, c2 = st.columns(2)
-        c1.write(f"**{key}** ({a})")
-        c1.json(rec_a.get(key))
-        c2.write(f"**{key}** ({b})")
-        c2.json(rec_b.get(key))
+ents_a, ents_b = rec_a.get("entities") or {}, rec_b.get("entities") or {}
+if ents_a or ents_b:  # NER: the sentence, then gold and each variant's predicted entities
+    if rec_a.get("words"):
+        st.text_area("Sentence", " ".join(rec_a["words"]), height=90, disabled=True, key="sentence")
+
+    def spans(entities):
+        return {(e.get("start"), e.get("end"), e.get("type")): e.get("text") for e in entities or []}
+
+    gold, pa, pb = spans(ents_a.get("gold")), spans(ents_a.get("predicted")), spans(ents_b.get("predicted"))
+    rows = [{"entity": text, "type": key[2], "span": f"{key[0]}-{key[1]}", "gold": key in gold,
+             a: key in pa, b: key in pb} for key, text in {**gold, **pa, **pb}.items()]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 with st.expander("Raw records"):
     c1, c2 = st.columns(2)
     c1.json(rec_a)

@@ -48,7 +48,7 @@ def write_run(con, run_id: str, variant: str, suite: str, samples: list[dict], w
                 "'multiple_choice', '{}')", [suite, SUITES.get(suite, "medical_qa")])
     con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, 'v1', 'native', '{}', '{}', '0.1.0', '{}', ?, ?, ?, 1.0, ?)",
                 [run_id, run_id, variant, suite, len(samples), when, when + timedelta(minutes=3), float(len(samples))])
-    for metric in ("acc", "acc_norm"):
+    for metric in [m for m in ("acc", "acc_norm", "f1") if m in samples[0]["scores"]]:
         point, low, high = bootstrap_ci(np.array([s["scores"][metric] for s in samples]))
         con.execute("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?)", [run_id, metric, point, low, high, len(samples)])
     con.executemany("INSERT INTO samples VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -144,3 +144,25 @@ def test_dashboard_imports_no_model_code():
             if line.lstrip().startswith(("import ", "from ")):
                 assert not any(m in line for m in ("torch", "transformers", "tuning", "peft", "harness.models",
                                                    "harness.evaluate", "harness.engine")), (path, line)
+
+
+def test_suite_diff_shows_ner_entities(tmp_path, monkeypatch):
+    from harness.store.variants import register_variant
+
+    store = fixture_db.Store(tmp_path / "ner.duckdb")
+    gold = [{"start": 0, "end": 2, "text": "breast cancer", "type": "Disease"}]
+    with store.connect(write=True) as con:
+        for k, name in enumerate(("bert-base", "bert-ner")):
+            register_variant(store, name, "/m", "encoder", con=con)
+            predicted = gold if k else [{"start": 1, "end": 2, "text": "cancer", "type": "Disease"}]
+            samples = [{"doc_id": f"s{i}", "target": "B I O", "prediction": "B I O" if k else "O B O",
+                        "correct": bool(k), "score": float(k), "scores": {"f1": float(k), "tp": k, "fp": 1 - k, "fn": 1 - k},
+                        "record": {"words": ["breast", "cancer", "risk"],
+                                   "entities": {"gold": gold, "predicted": predicted}}} for i in range(3)]
+            fixture_db.write_run(con, f"n{k}", name, "ner_ncbi_disease", samples, fixture_db.T0)
+    at = open_page(store.path, "suite", monkeypatch)
+    assert int(at.metric[1].value) == 3  # fixed by bert-ner
+    assert at.text_area(key="sentence").value == "breast cancer risk"
+    entities = at.dataframe[-1].value.set_index("entity")
+    assert entities.loc["breast cancer", "gold"] and entities.loc["breast cancer", "bert-ner"]
+    assert not entities.loc["cancer", "gold"] and entities.loc["cancer", "bert-base"]
