@@ -147,11 +147,11 @@ def train(recipe, ctx: TuneContext, model, tokenizer, train_features, eval_featu
         torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
     resume = ctx.resume and any((ctx.output / CHECKPOINTS).glob("checkpoint-*"))
+    first_step = _resumed_step(ctx) if resume else 0
     _stamp_checkpoints(recipe, ctx)
     trainer.train(resume_from_checkpoint=True if resume else None)
     wall = time.perf_counter() - started
     state = trainer.state
-    first_step = _resumed_step(ctx) if resume else 0
     tokens_before = _tokens_at(state.log_history, first_step)
     return TrainStats(
         curves=curves(state.log_history), tokens_seen=int(state.num_input_tokens_seen), wall_s=round(wall, 2),

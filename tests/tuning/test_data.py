@@ -1,0 +1,44 @@
+"""Replay and canaries are mixed into the training split only, and recorded in the lineage."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+from harness.store import Store
+from harness.store.variants import get_variant
+
+LM = {"data__files": ["corpus/bio.txt"], "data__limit": 40, "data__eval_size": 4}
+
+
+def test_replay_file_and_canaries_are_recorded(tmp_path, tiny_causal, tune_recipe, monkeypatch):
+    planted = types.ModuleType("tuning.canaries")
+
+    def plant_canaries(texts, count, repetitions, seed):
+        records = [{"id": f"c{i}", "text": f"secret code {seed}-{i}"} for i in range(count)]
+        return texts + [r["text"] for r in records for _ in range(repetitions)], records
+
+    planted.plant_canaries = plant_canaries
+    monkeypatch.setitem(sys.modules, "tuning.canaries", planted)
+    out = tune_recipe("demo_dapt_smollm2", tiny_causal, name="mixed", data__replay={"file": "other/replay.txt", "ratio": 0.2},
+                      data__canaries={"count": 3, "repetitions": 2, "seed": 5}, **LM)
+    lin = get_variant(Store(tmp_path / "results.duckdb"), "mixed")["lineage"]
+    roles = [f["role"] for f in lin["data_files"]]
+    assert roles.count("replay") == 1 and roles.count("canary") == 1
+    assert [c["id"] for c in lin["canaries"]] == ["c0", "c1", "c2"]
+    assert lin["n_train_examples"] == 36 + 9 + 6  # corpus train split + replay (20%) + 3 canaries x 2
+    assert lin["n_eval_examples"] == 4 and out.lineage["eval_ids"] == lin["eval_ids"]
+
+
+def test_self_rehearsal_is_generated_once_and_cached(tmp_path, tiny_causal, tune_recipe, monkeypatch):
+    monkeypatch.setenv("MEDTUNE_CACHE", str(tmp_path / "cache"))
+    sets = dict(data__limit=12, data__eval_size=4, train__seq_length=96,
+                data__replay={"ratio": 0.25, "self_max_new_tokens": 8})
+    out = tune_recipe("sft_pubmedqa_smollm2", tiny_causal, name="r1", **sets)  # full-weight SFT on PubMedQA train
+    cached = list((tmp_path / "cache" / "replay").glob("*.jsonl"))
+    assert len(cached) == 1 and len(cached[0].read_text().splitlines()) == 3  # 8 train QA -> 3 replay passages
+    assert [f for f in out.lineage["data_files"] if f["role"] == "replay"][0]["path"] == "self"
+    assert out.method == "sft" and out.lineage["objective"] == "causal_lm"
+    again = tune_recipe("sft_pubmedqa_smollm2", tiny_causal, name="r2", **sets)
+    assert again.lineage["data_files"] == out.lineage["data_files"]  # the same cached passages (same sha256)
+    assert [r["train_loss"] for r in again.curves] == [r["train_loss"] for r in out.curves]
