@@ -107,7 +107,7 @@ def run_planned(req: EvalRequest, ref, planned: list[Planned], progress=None, ec
     for p in todo:
         started = datetime.now(timezone.utc).replace(tzinfo=None)
         total = sum(len(p.suite.type.requests(i, d)) for i, d in enumerate(p.docs))
-        advance = progress(p.suite.name, total) if progress else None
+        advance = progress(f"{ref.name} · {p.suite.name}", total) if progress else None
         if req.engine == "lm-eval":
             from harness.lmeval_bridge import run_with_lmeval
 

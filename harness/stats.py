@@ -81,3 +81,32 @@ def mcnemar_test(candidate: np.ndarray, baseline: np.ndarray, seed: int = 0) -> 
     result = mcnemar(table, exact=discordant < 25)
     point, low, high = bootstrap_ci(a.astype(float) - b.astype(float), seed=seed)
     return PairedComparison(point, low, high, len(a), float(result.pvalue), "mcnemar")
+
+
+def paired_statistic_diff(candidate: tuple, baseline: tuple, statistic: Callable, seed: int = 0,
+                          n_resamples: int = N_RESAMPLES) -> PairedComparison:
+    """statistic(candidate cols) - statistic(baseline cols), items resampled together on both sides.
+
+    For corpus-level metrics (perplexity as a ratio of sums, F1 from counts) where the paired
+    difference is not a mean of per-item differences.
+    """
+    a = [np.asarray(c, float) for c in candidate]
+    b = [np.asarray(c, float) for c in baseline]
+    n = len(a[0])
+    point = float(statistic(*a, axis=-1) - statistic(*b, axis=-1))
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, size=(n_resamples, n))
+    boot = statistic(*[c[idx] for c in a], axis=-1) - statistic(*[c[idx] for c in b], axis=-1)
+    low, high = np.percentile(boot, [(1 - CONFIDENCE) / 2 * 100, (1 + CONFIDENCE) / 2 * 100])
+    p = float(np.mean(np.abs(boot - boot.mean()) >= abs(point))) if n > 1 else 1.0
+    return PairedComparison(point, float(low), float(high), n, p, "paired_bootstrap")
+
+
+def mean_of_means_ci(groups: Sequence[np.ndarray], seed: int = 0, n_resamples: int = N_RESAMPLES) -> tuple[float, float, float]:
+    """(point, low, high) of the average of several per-task means, each task resampled on its own."""
+    rng = np.random.default_rng(seed)
+    arrays = [np.asarray(g, float) for g in groups]
+    point = float(np.mean([g.mean() for g in arrays]))
+    boot = np.mean([g[rng.integers(0, len(g), size=(n_resamples, len(g)))].mean(axis=1) for g in arrays], axis=0)
+    low, high = np.percentile(boot, [(1 - CONFIDENCE) / 2 * 100, (1 + CONFIDENCE) / 2 * 100])
+    return point, float(low), float(high)

@@ -52,7 +52,7 @@ def eval_cmd(
     planned = plan(req, ref)
     with progress_bar() as bar:
         def progress(label, total):
-            task = bar.add_task(f"{ref.name} · {label}", total=total, rate="")
+            task = bar.add_task(label, total=total, rate="")
 
             def advance(n):
                 bar.advance(task, n)

@@ -1,5 +1,45 @@
-"""`medtune` commands of this area; filled in by its issue."""
+"""``medtune forgetting``: a variant's learn/forget pair against its parent and its base."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from harness.cli.common import DATA_OPT, DB_OPT, console, parse_options, progress_bar
 
 
-def register(app) -> None:
-    pass
+def register(app: typer.Typer) -> None:
+    app.command("forgetting")(forgetting_cmd)
+
+
+def forgetting_cmd(
+    variant: str = typer.Option(..., "--variant", "-v", help="A tuned variant registered in the DB"),
+    suite: Optional[list[str]] = typer.Option(None, "--suite", "-s",
+                                              help="Suites to compare (default: the general tasks, WikiText-2 and the medical QA suites)"),
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", help="First N items of each suite"),
+    suite_limit: Optional[list[str]] = typer.Option(None, "--suite-limit", help="Per-suite limit, e.g. wikitext2=8; repeatable"),
+    no_run: bool = typer.Option(False, "--no-run", help="Use cached runs only; error if one is missing"),
+    device: str = typer.Option("auto"),
+    dtype: str = typer.Option("auto"),
+    batch_size: str = typer.Option("auto", "--batch-size"),
+    db: Optional[str] = DB_OPT,
+    data_root: Optional[str] = DATA_OPT,
+):
+    """Score the variant, its parent and its base on the same items (reusing cached runs), and report
+    per-task deltas with paired CIs, the forgetting index and the domain gain. Stored in the DB."""
+    from harness import settings
+    from harness.forgetting.measure import measure
+    from harness.forgetting.report import print_result
+    from harness.store import Store
+
+    limits = {k: int(v) for k, v in parse_options(suite_limit).items()}
+    with progress_bar() as bar:
+        def progress(label, total):
+            task = bar.add_task(label, total=total, rate="")
+            return lambda n: bar.advance(task, n)
+
+        result = measure(Store(settings.db_path(db)), variant, settings.data_root(data_root), suites=suite or None,
+                         limit=limit, suite_limits=limits, run_missing=not no_run, device=device, dtype=dtype,
+                         batch_size=batch_size, progress=progress)
+    print_result(result, console)

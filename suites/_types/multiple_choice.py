@@ -22,6 +22,8 @@ class MultipleChoice(SuiteType):
     request_kinds = ("loglikelihood",)
 
     def continuations(self, doc: dict) -> list[str]:
+        if "contexts" in doc:  # partial scoring: the same continuation after each context
+            return [self.suite.spec.target_delimiter + doc["continuation"]] * len(doc["contexts"])
         style = self.suite.options.get("choice_style", "text")
         labels = doc["choices"] if style == "text" else list(LETTERS[: len(doc["choices"])])
         return [self.suite.spec.target_delimiter + label for label in labels]
@@ -29,9 +31,15 @@ class MultipleChoice(SuiteType):
     def target_text(self, doc: dict) -> str:
         return self.continuations(doc)[doc["gold"]]
 
+    def contexts(self, doc: dict) -> list[str]:
+        """One shared prompt, or (partial scoring, e.g. WinoGrande) one context per option."""
+        if "contexts" in doc:
+            return list(doc["contexts"])
+        return [self.suite.prompt(doc)] * len(doc["choices"])
+
     def requests(self, doc_index, doc):
-        prompt = self.suite.prompt(doc)
-        return [contract.loglikelihood(doc_index, i, prompt, c) for i, c in enumerate(self.continuations(doc))]
+        return [contract.loglikelihood(doc_index, i, ctx, c)
+                for i, (ctx, c) in enumerate(zip(self.contexts(doc), self.continuations(doc)))]
 
     def score(self, doc, responses):
         results = responses["loglikelihood"]
@@ -49,7 +57,7 @@ class MultipleChoice(SuiteType):
             score=float(pred == gold),
             scores={"acc": float(pred == gold), "acc_norm": float(pred_norm == gold)},
             record={
-                "prompt": self.suite.prompt(doc),
+                "prompt": self.suite.prompt(doc) if "contexts" not in doc else doc["contexts"],
                 "options": conts,
                 "loglikelihoods": lls.tolist(),
                 "is_greedy": [bool(r.is_greedy) for r in results],

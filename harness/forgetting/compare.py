@@ -1,0 +1,107 @@
+"""Paired, per-item comparison of two runs of one suite, and the learn/forget summary.
+
+- Per suite and metric: variant - reference on the same items, with a 95% paired CI and a
+  p-value (McNemar for per-item 0/1 scores, paired bootstrap for corpus-level ratios such as
+  perplexity).
+- Forgetting index: mean drop (reference - variant) over HellaSwag (acc_norm), ARC-Challenge
+  (acc_norm) and WinoGrande (acc), as in Biderman et al. 2024, "LoRA Learns Less and Forgets Less".
+- Domain gain: mean change (variant - reference) in accuracy over the medical QA suites.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness.errors import MedtuneError
+from harness.stats import mcnemar_test, mean_of_means_ci, paired_statistic_diff
+
+# (suite, metric) pairs that define the two summary numbers.
+FORGETTING_TASKS = {"hellaswag": "acc_norm", "arc_challenge": "acc_norm", "winogrande": "acc"}
+DOMAIN_SUITES = {"medqa_usmle": "acc", "medmcqa": "acc", "pubmedqa": "acc", "mmlu_medical": "acc"}
+LOWER_IS_BETTER = {"word_perplexity", "byte_perplexity", "bits_per_byte", "token_perplexity", "perplexity"}
+
+
+@dataclass
+class Comparison:
+    suite: str
+    metric: str
+    higher_is_better: bool
+    variant_value: float
+    reference_value: float
+    delta: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    test: str
+    n: int
+    item_deltas: np.ndarray | None  # per-item variant - reference (binary metrics), for the summaries
+
+
+def _samples(store, run_id: str):
+    df = store.query("SELECT doc_id, scores FROM samples WHERE run_id = ? ORDER BY sample_idx", [run_id])
+    return list(df.doc_id), [json.loads(s) for s in df.scores]
+
+
+def compare_runs(store, suite, variant_run: str, reference_run: str, label: str) -> list[Comparison]:
+    """Every metric of ``suite`` compared item by item; the two runs must cover the same items."""
+    v_ids, v_scores = _samples(store, variant_run)
+    r_ids, r_scores = _samples(store, reference_run)
+    if v_ids != r_ids:
+        only_v, only_r = len(set(v_ids) - set(r_ids)), len(set(r_ids) - set(v_ids))
+        raise MedtuneError(f"{suite.name}: the runs of the variant and its {label} cover different items "
+                           f"({len(v_ids)} vs {len(r_ids)}; {only_v} only in the variant's, {only_r} only in the {label}'s); "
+                           "re-run both with the same --limit")
+    out = []
+    stype = suite.spec.type
+    for metric in suite.spec.metrics:
+        if stype == "perplexity" or metric in LOWER_IS_BETTER:
+            cols_v, cols_r, stat = _corpus_columns(stype, metric, v_scores, r_scores)
+            cmp = paired_statistic_diff(cols_v, cols_r, stat)
+            vv, rv = float(stat(*cols_v, axis=-1)), float(stat(*cols_r, axis=-1))
+            out.append(Comparison(suite.name, metric, False, vv, rv, cmp.delta, cmp.ci_low, cmp.ci_high, cmp.p_value,
+                                  cmp.test, cmp.n, None))
+            continue
+        a = np.array([s[metric] for s in v_scores], float)
+        b = np.array([s[metric] for s in r_scores], float)
+        cmp = mcnemar_test(a, b)
+        out.append(Comparison(suite.name, metric, True, float(a.mean()), float(b.mean()), cmp.delta, cmp.ci_low,
+                              cmp.ci_high, cmp.p_value, cmp.test, cmp.n, a - b))
+    return out
+
+
+def _corpus_columns(stype, metric, v_scores, r_scores):
+    if stype == "perplexity":
+        from suites._types.perplexity import _ratio
+
+        keys = ("loglikelihood", "tokens", "words", "bytes")
+        return (tuple(np.array([s[k] for s in v_scores], float) for k in keys),
+                tuple(np.array([s[k] for s in r_scores], float) for k in keys), _ratio(metric))
+    # LAMBADA-style perplexity: exp(-mean loglikelihood)
+    stat = lambda ll, axis=-1: np.exp(-ll.mean(axis))  # noqa: E731
+    return ((np.array([s["loglikelihood"] for s in v_scores], float),),
+            (np.array([s["loglikelihood"] for s in r_scores], float),), stat)
+
+
+@dataclass
+class Summary:
+    forgetting_index: float | None
+    fi_ci: tuple[float, float] | None
+    fi_tasks: list[str]
+    domain_gain: float | None
+    dg_ci: tuple[float, float] | None
+    dg_suites: list[str]
+
+
+def forgetting_report(comparisons: list[Comparison]) -> Summary:
+    by_key = {(c.suite, c.metric): c for c in comparisons}
+    drops = [-by_key[(s, m)].item_deltas for s, m in FORGETTING_TASKS.items() if (s, m) in by_key]
+    gains = [by_key[(s, m)].item_deltas for s, m in DOMAIN_SUITES.items() if (s, m) in by_key]
+    fi = mean_of_means_ci(drops) if drops else None
+    dg = mean_of_means_ci(gains) if gains else None
+    return Summary(fi[0] if fi else None, (fi[1], fi[2]) if fi else None,
+                   [s for s, m in FORGETTING_TASKS.items() if (s, m) in by_key],
+                   dg[0] if dg else None, (dg[1], dg[2]) if dg else None,
+                   [s for s, m in DOMAIN_SUITES.items() if (s, m) in by_key])

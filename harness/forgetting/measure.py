@@ -1,0 +1,109 @@
+"""``medtune forgetting``: score a variant, its parent and its base on the same suites (cached
+runs are reused, never recomputed), compare item by item, store and return the results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.errors import MedtuneError
+from harness.forgetting.compare import DOMAIN_SUITES, FORGETTING_TASKS, Comparison, Summary, compare_runs, forgetting_report
+from harness.store import Store
+from harness.store.db import to_json
+from harness.store.runs import find_run
+from harness.store.variants import get_variant
+
+GENERAL_SUITES = ["arc_easy", "arc_challenge", "hellaswag", "piqa", "winogrande", "boolq", "lambada", "wikitext2"]
+DEFAULT_SUITES = GENERAL_SUITES + list(DOMAIN_SUITES)
+
+
+@dataclass
+class ForgettingResult:
+    variant: str
+    references: dict[str, str]  # role -> variant name
+    comparisons: dict[str, list[Comparison]] = field(default_factory=dict)
+    summaries: dict[str, Summary] = field(default_factory=dict)
+
+
+def references_of(store: Store, variant: str) -> dict[str, str]:
+    row = get_variant(store, variant) if store.path.exists() else None
+    if row is None:
+        raise MedtuneError(f"variant {variant!r} is not in the DB {store.path}: tune it with `medtune tune` "
+                           "(or register it) so its parent is known")
+    parent = row["parent"]
+    if not parent:
+        raise MedtuneError(f"variant {variant!r} has no parent in the DB: forgetting is measured against the model it was tuned from")
+    if get_variant(store, parent) is None:
+        raise MedtuneError(f"variant {variant!r} names parent {parent!r}, which is not in the DB")
+    refs = {"parent": parent}
+    if row["base"] and row["base"] not in (parent, variant):
+        refs["base"] = row["base"]
+    return refs
+
+
+def measure(store: Store, variant: str, data_root: Path, suites: list[str] | None = None, limit: int | None = None,
+            suite_limits: dict[str, int] | None = None, run_missing: bool = True, device: str = "auto",
+            dtype: str = "auto", batch_size="auto", seed: int = 1234, progress=None, echo=print) -> ForgettingResult:
+    from harness.evaluate import EvalRequest, expand_suite_names, plan, run_planned
+    from harness.models import resolve
+
+    refs = references_of(store, variant)
+    names = expand_suite_names(suites or DEFAULT_SUITES)
+    run_ids: dict[str, dict[str, str]] = {}
+    planned_by_model = {}
+    # check every model and suite before anything runs
+    for model in [variant, *refs.values()]:
+        ref = resolve(model, store=store)
+        per_suite = {}
+        for name in names:
+            req = EvalRequest(variant=model, suites=[name], data_root=data_root, store=store,
+                              limit=(suite_limits or {}).get(name, limit), seed=seed, device=device, dtype=dtype,
+                              batch_size=batch_size)
+            per_suite[name] = (req, plan(req, ref)[0])
+        planned_by_model[model] = (ref, per_suite)
+    for model, (ref, per_suite) in planned_by_model.items():
+        missing = [n for n, (_, p) in per_suite.items() if p.cached is None]
+        if missing and not run_missing:
+            role = "variant" if model == variant else next(r for r, m in refs.items() if m == model)
+            raise MedtuneError(f"suite {missing[0]} has no run for the {role} {model!r} with these settings; "
+                               f"run `medtune eval --variant {model} --suite {missing[0]}` with the same --limit, or drop --no-run")
+        for name, (req, p) in per_suite.items():
+            run_planned(req, ref, [p], progress=progress, echo=lambda m: None)
+        run_ids[model] = {n: find_run(store, p.key)["run_id"] for n, (_, p) in per_suite.items()}
+    from suites import load_suite
+
+    result = ForgettingResult(variant, refs)
+    for role, ref_name in refs.items():
+        comps = []
+        for name in names:
+            comps += compare_runs(store, load_suite(name), run_ids[variant][name], run_ids[ref_name][name], role)
+        result.comparisons[role] = comps
+        result.summaries[role] = forgetting_report(comps)
+    _store(store, result, run_ids)
+    return result
+
+
+def _store(store: Store, result: ForgettingResult, run_ids) -> None:
+    from suites import load_suite
+
+    with store.connect(write=True) as con:
+        for role, ref_name in result.references.items():
+            con.execute("DELETE FROM forgetting WHERE variant = ? AND reference_role = ?", [result.variant, role])
+            con.execute("DELETE FROM forgetting_summary WHERE variant = ? AND reference_role = ?", [result.variant, role])
+            for c in result.comparisons[role]:
+                con.execute(
+                    "INSERT INTO forgetting (variant, reference, reference_role, suite, family, metric, higher_is_better, "
+                    "variant_value, reference_value, delta, ci_low, ci_high, p_value, test, n, variant_run, reference_run) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [result.variant, ref_name, role, c.suite, load_suite(c.suite).spec.family, c.metric, c.higher_is_better,
+                     c.variant_value, c.reference_value, c.delta, c.ci_low, c.ci_high, c.p_value, c.test, c.n,
+                     run_ids[result.variant][c.suite], run_ids[ref_name][c.suite]])
+            s = result.summaries[role]
+            con.execute(
+                "INSERT INTO forgetting_summary (variant, reference, reference_role, forgetting_index, fi_ci_low, fi_ci_high, "
+                "fi_tasks, domain_gain, dg_ci_low, dg_ci_high, dg_suites) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [result.variant, ref_name, role, s.forgetting_index, *(s.fi_ci or (None, None)), to_json(s.fi_tasks),
+                 s.domain_gain, *(s.dg_ci or (None, None)), to_json(s.dg_suites)])
+
+
+__all__ = ["measure", "references_of", "DEFAULT_SUITES", "GENERAL_SUITES", "FORGETTING_TASKS"]

@@ -1,0 +1,52 @@
+"""Printing forgetting results, and the learn/forget rows ``medtune results`` shows."""
+
+from __future__ import annotations
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+
+def _ci(low, high) -> str:
+    return "" if low is None else f"[{low:+.3f}, {high:+.3f}]"
+
+
+def print_result(result, console: Console) -> None:
+    for role, comps in result.comparisons.items():
+        ref = result.references[role]
+        table = Table(title=f"{result.variant} vs its {role} {ref} (same items; 95% paired CI)")
+        for col in ("suite", "metric", result.variant, ref, "delta", "95% CI", "p", "test", "n"):
+            table.add_column(col, justify="left" if col in ("suite", "metric", "test") else "right")
+        for c in comps:
+            worse = (c.delta < 0) == c.higher_is_better and c.ci_high * c.ci_low > 0
+            style = "red" if worse else ("green" if c.ci_low * c.ci_high > 0 else "")
+            table.add_row(c.suite, c.metric + ("" if c.higher_is_better else " ↓"), f"{c.variant_value:.4g}",
+                          f"{c.reference_value:.4g}", f"[{style}]{c.delta:+.4f}[/]" if style else f"{c.delta:+.4f}",
+                          _ci(c.ci_low, c.ci_high), f"{c.p_value:.3g}", c.test, str(c.n))
+        console.print(table)
+        s = result.summaries[role]
+        fi = f"{s.forgetting_index:+.4f} {_ci(*s.fi_ci)} over {', '.join(s.fi_tasks)}" if s.fi_tasks else "n/a (no forgetting tasks scored)"
+        dg = f"{s.domain_gain:+.4f} {_ci(*s.dg_ci)} over {', '.join(s.dg_suites)}" if s.dg_suites else "n/a (no medical QA suites scored)"
+        console.print(f"[bold]vs {role} {ref}[/]: forgetting index (mean drop) {fi}\n"
+                      f"                 domain gain (mean change) {dg}")
+
+
+def results_hook(df: pd.DataFrame, store) -> pd.DataFrame:
+    """Append each variant's learn/forget pair to the results table, as rows of a pseudo-suite."""
+    try:
+        summary = store.query("SELECT * FROM forgetting_summary")
+    except Exception:  # table absent (older DB) or empty DB
+        return df
+    if summary.empty:
+        return df
+    if not df.empty:
+        summary = summary[summary.variant.isin(df.variant.unique())]
+    rows = []
+    for r in summary.itertuples():
+        suite = f"learn/forget vs {r.reference_role}"
+        rows.append({"variant": r.variant, "suite": suite, "engine": "native", "n_samples": None, "metric": "domain_gain",
+                     "value": r.domain_gain, "ci_low": r.dg_ci_low, "ci_high": r.dg_ci_high})
+        rows.append({"variant": r.variant, "suite": suite, "engine": "native", "n_samples": None,
+                     "metric": "forgetting_index", "value": r.forgetting_index, "ci_low": r.fi_ci_low, "ci_high": r.fi_ci_high})
+    extra = pd.DataFrame(rows).dropna(subset=["value"])
+    return pd.concat([df, extra], ignore_index=True) if not extra.empty else df
