@@ -10,6 +10,8 @@ import importlib
 TYPES: dict[str, str] = {
     "multiple_choice": "suites._types.multiple_choice:MultipleChoice",
     "ner": "suites._types.ner:NER",
+    "perplexity": "suites._types.perplexity:Perplexity",
+    "last_word": "suites._types.last_word:LastWord",
 }
 
 
