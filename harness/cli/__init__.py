@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "harness.cli.audit_cmd",
     "harness.cli.gate_cmd",
     "harness.cli.dashboard_cmd",
+    "harness.cli.demo_cmd",
 ]
 
 for _name in COMMAND_MODULES:
