@@ -137,24 +137,31 @@ def _model_checks(audit: Audit, store, variant, chain, sources, settings: Settin
 
 
 def membership_texts(sources: list[lin.Source], settings: Settings):
-    """(members, non-members, their sources): the same source, trained-on vs held out; sampled to ``mia_limit``."""
+    """(members, non-members, their sources): the same source, trained-on vs held out; sampled to ``mia_limit``.
+
+    Members are the trained records of the first train file in the lineage (or ``--members``); non-members
+    are ``--nonmembers``, else PubMedQA's official test split for a pubmedqa source, else the records that
+    source held out for validation (``lineage.eval_ids``).
+    """
     rng = random.Random(settings.seed)
 
     def sample(texts: list[str]) -> list[str]:
         return rng.sample(texts, settings.mia_limit) if len(texts) > settings.mia_limit else texts
 
-    if settings.members or settings.nonmembers:
-        if not (settings.members and settings.nonmembers):
-            raise MedtuneError("--members and --nonmembers go together")
+    given_n = [d.text for d in read_documents(settings.nonmembers, "--nonmembers file")] if settings.nonmembers else None
+    if settings.members:
+        if given_n is None:
+            raise MedtuneError("--members needs --nonmembers (held-out texts of the same source)")
         m = [d.text for d in read_documents(settings.members, "--members file")]
-        n = [d.text for d in read_documents(settings.nonmembers, "--nonmembers file")]
-        return sample(m), sample(n), settings.members, settings.nonmembers
+        return sample(m), sample(given_n), settings.members, settings.nonmembers
     for src in sources:
         if src.role != "train" or src.path == "self":
             continue
         members = [d.text for d in lin.documents(src)]
-        if src.format == "pubmedqa":  # held out: PQA-L's official test split, rendered the same way
-            held: list[Document] = list(lin.pubmedqa_documents(src, split="eval"))
+        if given_n is not None:  # members from the lineage, non-members given
+            held, n_src = [Document(settings.nonmembers, t) for t in given_n], settings.nonmembers
+        elif src.format == "pubmedqa":  # held out: PQA-L's official test split, rendered the same way
+            held = list(lin.pubmedqa_documents(src, split="eval"))
             n_src = f"{src.path} (official test ids)"
         else:
             held = list(lin.documents(src, held_out=True))
