@@ -1,12 +1,12 @@
 """How a suite type meets giskard: which text is perturbed, what the model outputs, how an item scores.
 
-- multiple choice: the document's ``question`` is perturbed (options untouched); the giskard model is
-  a classifier whose classes are the option letters and whose ``predict_proba`` is the softmax over
-  the option log-likelihoods; the paired score is ``acc``.
+- multiple choice: the document's ``question`` (or ``query``/``ctx``) is perturbed, options untouched;
+  the giskard model is a classifier whose classes are the option letters and whose ``predict_proba``
+  is the softmax over the option log-likelihoods; the paired score is ``acc`` (McNemar).
 - NER: the sentence is perturbed **only on its non-entity words** (gold ``O`` words), so the gold
   tags stay aligned word for word; entity words are never changed. Each maximal run of ``O`` words
   goes through giskard's transformation as one string and is re-split on whitespace (a run may
-  gain or lose words; they are all ``O``). The paired score is the sentence's entity F1. giskard
+  gain or lose words; they are all ``O``). The paired score is corpus entity F1 (summed counts). giskard
   itself sees the whole sentence as a regression model whose output is the number of predicted
   entity words (giskard has no sequence-labelling model type).
 """
@@ -27,25 +27,30 @@ SUPPORTED_TYPES = ("multiple_choice", "ner")
 
 
 class QAAdapter:
-    """Multiple-choice QA: perturb ``doc['question']``; classes are option letters."""
+    """Multiple-choice QA: perturb the question (``question``, else ``query`` or ``ctx``); classes are option letters."""
 
     suite_type = "multiple_choice"
-    text_column = "question"
     metric = "acc"
     model_type = "classification"
+    TEXT_FIELDS = ("question", "query", "ctx")
 
-    def __init__(self, docs: list[dict]):
+    def __init__(self, docs: list[dict], suite_name: str = "suite"):
         self.docs = docs
         self.labels = list(LETTERS[: max(len(d["choices"]) for d in docs)])
+        field = next((f for f in self.TEXT_FIELDS if all(isinstance(d.get(f), str) for d in docs)), None)
+        if field is None:
+            raise MedtuneError(f"suite {suite_name}: its documents have no question text to perturb "
+                               f"(none of the fields {', '.join(self.TEXT_FIELDS)}); the robustness audit needs one")
+        self.text_column = field  # the document field perturbed, and giskard's text feature
 
     def text(self, doc: dict) -> str:
-        return doc["question"]
+        return doc[self.text_column]
 
     def key(self, doc: dict):
-        return doc["question"]
+        return doc[self.text_column]
 
     def with_text(self, doc: dict, text: str) -> dict:
-        return {**doc, "question": text}
+        return {**doc, self.text_column: text}
 
     def target(self, doc: dict) -> str:
         return self.labels[int(doc["gold"])]
@@ -190,4 +195,4 @@ def check_supported(suite) -> None:
 
 def adapter_for(suite, docs: list[dict]):
     check_supported(suite)
-    return QAAdapter(docs) if suite.spec.type == "multiple_choice" else NERAdapter(docs)
+    return QAAdapter(docs, suite.name) if suite.spec.type == "multiple_choice" else NERAdapter(docs)

@@ -55,6 +55,13 @@ def test_unsupported_suite_type_names_supported(tmp_path):
         run_audit(Suite(), StableLM(), [{"id": 1, "text": "x"}], "v", report_dir=tmp_path)
 
 
+def test_multiple_choice_without_question_text_is_refused():
+    suite = load_suite("medqa_usmle")
+    docs = [{"id": 1, "contexts": ["a", "b"], "choices": ["a", "b"], "gold": 0}]
+    with pytest.raises(MedtuneError, match="no question text to perturb"):
+        run_audit(suite, StableLM(), docs, "v")
+
+
 @pytest.mark.slow
 def test_slice_and_calibration_detectors_run_on_100_plus_items(suite, tmp_path):
     docs = [{**d, "id": f"q{i}", "question": d["question"].replace("Man", "woman" if i % 3 == 0 else "man")}

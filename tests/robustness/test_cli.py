@@ -30,3 +30,12 @@ def test_unknown_perturbation_exits_2_and_writes_nothing(db, monkeypatch, capsys
     with pytest.raises(SystemExit) as exit_:
         main()
     assert exit_.value.code == 2 and "choose from uppercase" in capsys.readouterr().err and not db.exists()
+
+
+def test_perplexity_suite_is_refused_naming_supported_types(db, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["medtune", "audit", "robustness", "--variant", "smollm2-135m", "--suite",
+                                      "wikitext2", "--db", str(db)])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "'perplexity'" in err and "multiple_choice, ner" in err and not db.exists()
