@@ -65,3 +65,14 @@ def test_suites_read_their_splits(ner_data):
     assert len(suite.load_docs(ner_data, split="train")) == 40
     assert suite.type.labels(docs) == FILES["bc5cdr"]
     assert load_suite("ner_ncbi_disease").spec.family == "ner"
+
+
+def test_eval_cli_refuses_a_broken_file_before_loading_a_model(capsys, tmp_path):
+    from tests.harness.clihelp import run_cli
+
+    (tmp_path / "ner" / "ncbi_disease").mkdir(parents=True)
+    (tmp_path / "ner" / "ncbi_disease" / "test.tsv").write_text("fever\tB-Disease\n\nrash\tB-Disease\tX\n")
+    code, out, err = run_cli(capsys, "eval", "--variant", "minilm-l6", "--suite", "ner_ncbi_disease",
+                             "--db", str(tmp_path / "r.duckdb"), "--data-root", str(tmp_path))
+    assert code == 2 and "test.tsv:3: expected 2 tab-separated columns" in err and "Traceback" not in err
+    assert not (tmp_path / "r.duckdb").exists()
