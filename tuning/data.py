@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import ConfigError, DataError, MedtuneError
+from harness.evaluate import file_sha256
 
 # Record tags of the structured ICD-10 serialisation; added to the tokenizer as special tokens.
 ICD_TAGS = ["<icd", "</icd>"]
@@ -42,14 +43,6 @@ class TrainingData:
         return [e.id for e in self.eval]
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def data_file(root: Path, rel: str, what: str) -> Path:
     path = Path(rel).expanduser()
     path = path if path.is_absolute() else root / path
@@ -59,7 +52,7 @@ def data_file(root: Path, rel: str, what: str) -> Path:
 
 
 def file_entry(path: Path, role: str, fmt: str) -> dict:
-    return {"path": str(path), "sha256": sha256_file(path), "role": role, "format": fmt}
+    return {"path": str(path), "sha256": file_sha256(path), "role": role, "format": fmt}
 
 
 # -- readers: one per corpus format ---------------------------------------------------------

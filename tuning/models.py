@@ -42,7 +42,7 @@ def _fit_embeddings(model, tokenizer) -> None:
         model.resize_token_embeddings(len(tokenizer))
 
 
-def load_causal(ref, tokenizer, dtype, quantize: bool = False, merge_adapter: bool = True):
+def load_causal(ref, tokenizer, dtype, device: str = "cpu", quantize: bool = False, merge_adapter: bool = True):
     """A causal LM of the parent. An adapter parent is merged into its base (full-weight methods);
     adapter methods need a full-weight parent, since their own adapter's base must be a directory."""
     from transformers import AutoModelForCausalLM
@@ -58,6 +58,7 @@ def load_causal(ref, tokenizer, dtype, quantize: bool = False, merge_adapter: bo
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=torch.bfloat16 if dtype == torch.bfloat16 else torch.float32)
+        kwargs["device_map"] = {"": device}  # weights are quantised as they land on the device
     model = AutoModelForCausalLM.from_pretrained(ref.path, dtype=dtype, use_safetensors=True, **kwargs)
     if ref.adapter:
         from peft import PeftModel

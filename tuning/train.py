@@ -147,12 +147,11 @@ def train(recipe, ctx: TuneContext, model, tokenizer, train_features, eval_featu
         torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
     resume = ctx.resume and any((ctx.output / CHECKPOINTS).glob("checkpoint-*"))
-    first_step = _resumed_step(ctx) if resume else 0
+    first_step, tokens_before = _checkpoint_progress(ctx) if resume else (0, 0)
     _stamp_checkpoints(recipe, ctx)
     trainer.train(resume_from_checkpoint=True if resume else None)
     wall = time.perf_counter() - started
     state = trainer.state
-    tokens_before = _tokens_at(state.log_history, first_step)
     return TrainStats(
         curves=curves(state.log_history), tokens_seen=int(state.num_input_tokens_seen), wall_s=round(wall, 2),
         tokens_per_s=round((state.num_input_tokens_seen - tokens_before) / wall, 1) if wall > 0 else None,
@@ -160,14 +159,11 @@ def train(recipe, ctx: TuneContext, model, tokenizer, train_features, eval_featu
         stopped_early=state.global_step < state.max_steps)
 
 
-def _resumed_step(ctx: TuneContext) -> int:
-    steps = [int(p.name.split("-")[1]) for p in (ctx.output / CHECKPOINTS).glob("checkpoint-*")]
-    return max(steps, default=0)
-
-
-def _tokens_at(history: list[dict], step: int) -> int:
-    seen = [h["num_input_tokens_seen"] for h in history if "num_input_tokens_seen" in h and h["step"] <= step]
-    return seen[-1] if seen else 0
+def _checkpoint_progress(ctx: TuneContext) -> tuple[int, int]:
+    """Step and tokens seen of the checkpoint a resumed run starts from."""
+    last = max((ctx.output / CHECKPOINTS).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    state = json.loads((last / "trainer_state.json").read_text())
+    return int(state["global_step"]), int(state.get("num_input_tokens_seen") or 0)
 
 
 def curves(history: list[dict]) -> list[dict]:

@@ -29,7 +29,7 @@ def train_adapter(recipe, ctx, quantize: bool):
 
     # 2. the frozen parent (nf4 for QLoRA) with adapters on the named Linear modules
     tokenizer, added = models.load_tokenizer(parent, td.special_tokens)
-    model = models.load_causal(parent, tokenizer, dtype, quantize=quantize, merge_adapter=False)
+    model = models.load_causal(parent, tokenizer, dtype, device, quantize=quantize, merge_adapter=False)
     if not quantize:
         model = model.to(device)
     complete_data(recipe, ctx, td, parent, model, tokenizer)  # self-rehearsal uses the parent before LoRA
