@@ -54,3 +54,14 @@ def fmt_ci(value, low, high) -> str:
 def error_bars(df: pd.DataFrame, value: str = "value", low: str = "ci_low", high: str = "ci_high") -> dict:
     """plotly error-bar arguments from a CI pair (missing CIs draw no bar)."""
     return {"error_x": (df[high] - df[value]).fillna(0), "error_x_minus": (df[value] - df[low]).fillna(0)}
+
+
+def share_column(name: str):
+    """A 0..1 value drawn as a bar (accuracy, contamination ratio, AUROC)."""
+    return st.column_config.ProgressColumn(name, min_value=0.0, max_value=1.0, format="%.3f")
+
+
+def pick_audit(audits: pd.DataFrame, label, key: str = "audit") -> str:
+    """A selectbox over audit rows (newest first); returns the chosen audit_id."""
+    labels = {f"{label(r)} · {str(r.created_at)[:16]} · {r.audit_id}": r.audit_id for r in audits.itertuples()}
+    return labels[st.selectbox("Audit", list(labels), key=key)]

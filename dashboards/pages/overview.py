@@ -37,7 +37,7 @@ if st.toggle("Show the 95% CI of each score as text", key="ci_text"):
     ci_wide = ci.pivot_table(index="variant", columns="suite", values="ci", aggfunc="first")
     for s in order:
         wide[f"{s} 95% CI"] = ci_wide[s]
-config = {s: st.column_config.ProgressColumn(s, min_value=0.0, max_value=1.0, format="%.3f") for s in order
+config = {s: ui.share_column(s) for s in order
           if view.loc[view.suite == s, "value"].between(0, 1).all()}
 config["mean"] = st.column_config.NumberColumn("mean", format="%.3f", help="mean over the suites shown")
 st.dataframe(wide.sort_values("mean", ascending=False).reset_index(), hide_index=True, column_config=config,

@@ -11,8 +11,7 @@ st.title("Robustness")
 store = ui.open_store()
 audits = ui.require(ui.safe(data.robustness_audits, store),
                     "No robustness audit in this DB. Run `medtune audit robustness --variant NAME --suite SUITE`.")
-labels = {f"{r.variant} · {r.suite} · {str(r.created_at)[:16]}": r.audit_id for r in audits.itertuples()}
-audit_id = labels[st.selectbox("Audit", list(labels), key="audit")]
+audit_id = ui.pick_audit(audits, lambda r: f"{r.variant} · {r.suite}")
 audit = audits[audits["audit_id"] == audit_id].iloc[0]
 
 c1, c2, c3 = st.columns(3)

@@ -22,10 +22,9 @@ def full_db(tmp_path_factory) -> Path:
 def open_page(db: Path, page: str, monkeypatch) -> AppTest:
     monkeypatch.setenv("MEDTUNE_DB", str(db))
     at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
     if page != "overview":
-        at.switch_page(f"pages/{page}.py")
-        at.run()
+        at.switch_page(f"pages/{page}.py")  # straight to the page: the overview is not rendered first
+    at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
