@@ -30,7 +30,8 @@ def import_giskard():
     os.environ["GSK_DISABLE_ANALYTICS"] = "True"
     import giskard
 
-    logging.getLogger("giskard").setLevel(logging.WARNING)
+    for name in [n for n in logging.root.manager.loggerDict if n.startswith("giskard")] + ["giskard"]:
+        logging.getLogger(name).setLevel(logging.WARNING)  # its scanner logger is set to INFO on import
     return giskard
 
 
