@@ -98,18 +98,25 @@ class Browser:
                     raise RuntimeError(f"{method}: {msg['error']}")
                 return msg.get("result", {})
 
-    def text(self) -> str:
-        return self.call("Runtime.evaluate", expression="document.body ? document.body.innerText : ''",
-                         returnByValue=True)["result"].get("value", "")
+    def state(self) -> dict:
+        """The page's text, and whether every plotly chart container holds a drawn plot."""
+        js = """JSON.stringify({text: document.body ? document.body.innerText : '',
+            charts: document.querySelectorAll('[data-testid="stPlotlyChart"]').length,
+            drawn: document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot .main-svg').length > 0
+                   ? document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot').length : 0})"""
+        return json.loads(self.call("Runtime.evaluate", expression=js, returnByValue=True)["result"]["value"])
 
     def open(self, url: str, needles: list[str], timeout_s: float = 90.0) -> str:
-        """Navigate and wait until every needle is on the page and the text has stopped changing."""
+        """Navigate; wait until every needle is on the page, the text has stopped changing and the
+        charts are drawn. Returns the page's text."""
         self.call("Page.navigate", url=url)
         deadline, last = time.monotonic() + timeout_s, None
         while time.monotonic() < deadline:
             time.sleep(1.0)
-            text = self.text()
-            if all(n in text for n in needles) and text == last:
+            state = self.state()
+            text = state["text"]
+            if all(n in text for n in needles) and text == last and state["drawn"] >= state["charts"]:
+                time.sleep(0.5)  # let the last chart finish its transition before a screenshot
                 return text
             last = text
         return last or ""
