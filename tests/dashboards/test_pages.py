@@ -46,6 +46,11 @@ def test_overview_scores_and_family_filter(full_db, monkeypatch):
     assert "hellaswag" in table.columns and "medqa_usmle" not in table.columns
     at.toggle(key="ci_text").set_value(True).run()
     assert any(str(v).startswith("0.") and "[" in str(v) for v in at.dataframe[0].value["hellaswag 95% CI"])
+    # the open dashboard holds no connection: a run can write at once
+    with fixture_db.Store(full_db, timeout_s=2).connect(write=True) as con:
+        con.execute("CREATE TEMP TABLE written_while_open AS SELECT 1 AS x")
+    at.run()
+    assert not at.exception
 
 
 def test_learn_vs_forget(full_db, monkeypatch):
