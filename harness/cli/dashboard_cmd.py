@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
 def app_path() -> Path:
     import dashboards
 
-    return Path(dashboards.__file__).parent / "app.py"
+    return Path(next(iter(dashboards.__path__))) / "app.py"  # __file__ is None in an old editable install
 
 
 def streamlit_argv(db: Path, port: int, address: str) -> list[str]:
