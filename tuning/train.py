@@ -193,10 +193,10 @@ def peak_memory(device: str) -> int:
 
 
 # -- saving -----------------------------------------------------------------------------------
-def save_variant(model, tokenizer, out: Path, seq_length: int) -> None:
+def save_variant(model, tokenizer, out: Path, seq_length: int, **save_kwargs) -> None:
     """An ordinary HF directory: safetensors weights (or a peft adapter) plus the tokenizer."""
     out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
+    model.save_pretrained(out, **save_kwargs)
     limit = getattr(getattr(model, "config", None), "max_position_embeddings", None) or seq_length
     tokenizer.model_max_length = int(limit)
     tokenizer.save_pretrained(out)

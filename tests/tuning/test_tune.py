@@ -118,3 +118,25 @@ def test_adapter_on_a_dapt_variant_loads_by_name(tmp_path, tiny_causal, tune_rec
     roles = {f["role"] for f in out.lineage["data_files"]}
     assert roles == {"train", "eval", "excluded_ids"}
     assert not set(out.lineage["eval_ids"]) & {str(1000 + i) for i in range(8)}  # never the official test ids
+
+
+def test_lora_with_added_tokens_reloads_as_trained_through_the_harness(tmp_path, tiny_causal, tune_recipe, monkeypatch):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    import tuning.methods.lora as lora_method
+    from harness.models import resolve
+    from harness.models.hf_load import load_model, load_tokenizer
+
+    trained = {}
+    save = lora_method.save_variant
+    monkeypatch.setattr(lora_method, "save_variant", lambda m, t, *a, **k: (trained.update(model=m, tok=t), save(m, t, *a, **k)))
+    tune_recipe("demo_lora_smollm2", tiny_causal, name="icd_lora", data__files=["corpus/icd.tsv"], data__format="icd10",
+                data__eval_size=2, train__lr=0.05)
+    ids = torch.tensor([trained["tok"].encode('<icd code="A00.0">Cholera</icd>', add_special_tokens=False)])
+    ref = resolve("icd_lora", store=Store(tmp_path / "results.duckdb"))
+    tok = load_tokenizer(ref)
+    assert len(tok) == len(trained["tok"]) and tok.convert_tokens_to_ids("</icd>") in ids[0].tolist()
+    reloaded = load_model(ref, AutoModelForCausalLM, "cpu", torch.float32, tok)
+    with torch.no_grad():
+        assert torch.allclose(trained["model"].eval()(ids).logits, reloaded(ids).logits, atol=1e-5)

@@ -41,7 +41,8 @@ def train_adapter(recipe, ctx, quantize: bool):
     train_feats = features.causal_features(tokenizer, td.train, seq)
     eval_feats = features.causal_features(tokenizer, td.eval, seq)
     stats = train(recipe, ctx, model, tokenizer, train_feats, eval_feats, features.PadCollator(tokenizer.pad_token_id))
-    save_variant(model, tokenizer, ctx.output, seq)
+    # with tokens added, the adapter carries the resized embeddings so the parent + adapter load as trained
+    save_variant(model, tokenizer, ctx.output, seq, save_embedding_layers=bool(added))
     trainable, total = model.get_nb_trainable_parameters()
     return outcome(recipe, ctx, parent, "causal", td, stats,
                    {"objective": "causal_lm", "adapter": "qlora-nf4" if quantize else "lora",
