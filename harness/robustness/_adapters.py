@@ -63,8 +63,8 @@ class QAAdapter:
         out[: len(p)] = p / p.sum()
         return out
 
-    def prediction(self, sample: Sample):
-        return int(sample.prediction)
+    def flipped(self, clean: Sample, perturbed: Sample) -> bool:
+        return int(clean.prediction) != int(perturbed.prediction)
 
     def summary(self, samples: list[Sample]) -> float:
         return float(np.mean([s.scores["acc"] for s in samples]))
@@ -120,12 +120,15 @@ class NERAdapter:
     def output(self, sample: Sample) -> float:
         return float(sum(t != "O" for t in _predicted_tags(sample)))
 
-    def prediction(self, sample: Sample):
-        """The predicted entities as (type, surface text): stable when only non-entity words change length."""
-        spans = sample.record.get("entities", {}).get("predicted")
-        if spans is None:
-            return tuple(_predicted_tags(sample))
-        return tuple((e["type"], e["text"]) for e in spans)
+    def flipped(self, clean: Sample, perturbed: Sample) -> bool:
+        """Did the tagging change? Same length: any word's tag. Else (a run of O words changed length):
+        the tags on the gold entity words (never perturbed, so they align) or the number of entities."""
+        a, b = _predicted_tags(clean), _predicted_tags(perturbed)
+        if len(a) == len(b):
+            return a != b
+        on_entities = lambda s, tags: [t for g, t in zip(s.record["gold"], tags) if g != "O"]
+        n_entities = lambda tags: sum(t.startswith("B-") for t in tags)
+        return on_entities(clean, a) != on_entities(perturbed, b) or n_entities(a) != n_entities(b)
 
     def summary(self, samples: list[Sample]) -> float:
         return float(f1_from_counts(*_counts(samples)))

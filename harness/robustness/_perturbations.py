@@ -77,6 +77,6 @@ def compare(name: str, metric: str, adapter, clean: list, perturbed: list, thres
     if not clean:
         return PerturbationResult(name, metric, None, None, None, None, None, None, 0, None, False)
     cmp = adapter.paired(clean, perturbed, seed=seed)
-    flips = float(np.mean([adapter.prediction(a) != adapter.prediction(b) for a, b in zip(clean, perturbed)]))
+    flips = float(np.mean([adapter.flipped(a, b) for a, b in zip(clean, perturbed)]))
     return PerturbationResult(name, metric, adapter.summary(clean), adapter.summary(perturbed), cmp.delta, cmp.ci_low,
                               cmp.ci_high, flips, len(clean), cmp.p_value, flips >= threshold)

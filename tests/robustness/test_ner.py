@@ -45,7 +45,7 @@ def test_fragile_tagger_flagged_stable_not(suite, tmp_path):
     fragile = run_audit(suite, FragileTagger(), _docs(), "fragile-ner", perturbations=perts, report_dir=tmp_path)
     stable = run_audit(suite, StableTagger(), _docs(), "stable-ner", perturbations=perts, report_dir=tmp_path)
     assert set(fragile.flagged) == {"Transform to uppercase", "Transform to title case"}
-    assert fragile.metric == "f1" and stable.clean_value == 1.0
+    assert fragile.metric == "f1" and stable.clean_value == pytest.approx(2 / 3)  # 'clinic' is a false positive
     up = next(p for p in fragile.perturbations if p.perturbation == "Transform to uppercase")
     assert up.flip_rate == 1.0 and up.delta < 0 and up.clean_value == 1.0
     assert stable.flagged == [] and stable.giskard_issues == []
