@@ -1,6 +1,6 @@
 """The gate end to end, as CI runs it: two tiny variants scored by `medtune eval`, then `medtune gate`.
 
-    pytest -m slow tests/gate/test_e2e.py      # ~1 min on a loaded 2-core box; needs MEDTUNE_DATA
+    pytest tests/gate/test_e2e.py      # part of the default run (.ci/run); needs MEDTUNE_DATA
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ def medtune(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*MEDTUNE, *args], capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.slow
 def test_gate_end_to_end_on_tiny_variants(tmp_path, data_root):
     db = tmp_path / "e2e.duckdb"
     for name, seed in (("tiny-base", 0), ("tiny-cand", 1)):
