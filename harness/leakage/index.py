@@ -55,9 +55,9 @@ def gram_hashes(wh: np.ndarray, lengths: Iterable[int]) -> dict[int, np.ndarray]
 
 
 class KeySet:
-    """A sorted array of 64-bit keys with a 2^24-bit bitmap in front: most lookups stop at the bitmap."""
+    """A sorted array of 64-bit keys with a 2^26-entry bitmap in front: most lookups stop at the bitmap."""
 
-    BITS = 24
+    BITS = 26
 
     def __init__(self, keys: np.ndarray):
         self.keys = np.unique(keys)
@@ -103,17 +103,19 @@ class ScanStats:
 class _Batch:
     """Many texts hashed at once: word hashes, the owner of each word, m-gram hashes."""
 
+    SEP = "\x00"  # a word no normalised text contains: marks where one text ends
+
     def __init__(self, hasher: WordHasher, texts: list[str], lengths_wanted: set[int]):
-        all_words: list[str] = []
-        self.lengths = np.zeros(len(texts), dtype=np.int64)
-        for d, text in enumerate(texts):
-            ws = normalize(text).split()
-            all_words.extend(ws)
-            self.lengths[d] = len(ws)
-        self.n_words = len(all_words)
+        # one translate + split for the whole batch (per-text calls cost more than the hashing)
+        wh = hasher(normalize(f" {self.SEP} ".join(texts)).split())
+        is_sep = wh == hasher([self.SEP])[0]
+        bounds = np.concatenate([[-1], np.flatnonzero(is_sep), [len(wh)]])
+        self.lengths = (np.diff(bounds) - 1).astype(np.int64)
+        wh = wh[~is_sep]
+        self.n_words = len(wh)
         self.starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(np.int64)
         self.owner = np.repeat(np.arange(len(texts)), self.lengths)
-        self.grams = gram_hashes(hasher(all_words), lengths_wanted) if all_words else {}
+        self.grams = gram_hashes(wh, lengths_wanted) if len(wh) else {}
 
     def valid(self, m: int) -> np.ndarray:
         """Positions whose m-gram lies inside one text."""
@@ -135,14 +137,14 @@ class ContaminationIndex:
         self.of_item = [first.setdefault(it.text, len(first)) for it in items]
         self.texts = list(first)
         batch = _Batch(self.hasher, self.texts, set(range(1, n + 1)) | {shingle})
-        self.item_grams: list[tuple[int, np.ndarray]] = []
-        keys: dict[int, list[np.ndarray]] = {}
-        for start, length in zip(batch.starts, batch.lengths):
-            m = int(min(n, length))
-            g = np.unique(batch.grams[m][start:start + length - m + 1]) if m else np.zeros(0, np.uint64)
-            self.item_grams.append((m, g))
-            keys.setdefault(m, []).append(g)
-        self.keys = {m: KeySet(np.concatenate(v)) for m, v in keys.items() if m}
+        # each item's n-grams, or (shorter than n) the whole item as one m-gram: (owner, hash) per m
+        m_of = np.minimum(n, batch.lengths)
+        self.item_grams: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for m in np.unique(m_of[m_of > 0]).tolist():
+            h = batch.grams[m]
+            pos = np.flatnonzero(batch.valid(m) & (m_of[batch.owner[: len(h)]] == m))
+            self.item_grams[m] = (batch.owner[pos], h[pos])
+        self.keys = {m: KeySet(g) for m, (_, g) in self.item_grams.items()}
         self.item_sh32, self.item_owner = self._shingles(batch)
         self.shingle_keys = KeySet(self.item_sh32.astype(np.uint64))
         self.signatures = self.minhash_signatures(self.item_sh32, self.item_owner, len(self.texts))
@@ -232,12 +234,14 @@ class ContaminationIndex:
         if chunk:
             self._scan_chunk(chunk, found, near, stats, progress)
         results = [ItemResult() for _ in self.texts]
-        for res, (m, grams) in zip(results, self.item_grams):
-            table = found.get(m, {})
-            hits = [h for h in grams.tolist() if h in table] if m else []
-            if hits:
-                res.ngram_overlap = len(hits) / len(grams)
-                res.ngram_source = table[hits[0]]
+        for m, (owner, grams) in self.item_grams.items():
+            if not found[m]:
+                continue
+            hit = KeySet(np.fromiter(found[m], dtype=np.uint64, count=len(found[m]))).contains(grams)
+            share = np.bincount(owner[hit], minlength=len(self.texts)) / np.maximum(np.bincount(owner, minlength=len(self.texts)), 1)
+            hit_items, first = np.unique(owner[hit], return_index=True)
+            for i, g in zip(hit_items.tolist(), grams[hit][first].tolist()):
+                results[i].ngram_overlap, results[i].ngram_source = float(share[i]), found[m][g]
         if near:
             sigs = np.concatenate([s for s, _, _ in near])
             sources = [src for _, srcs, _ in near for src in srcs]
