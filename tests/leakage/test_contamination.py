@@ -113,3 +113,20 @@ def test_split_overlap_real_suites(data_root):
     assert rows["pubmedqa"]["exact"] == 0  # the official split is disjoint
     # MMLU: five clinical_knowledge / college_medicine test questions are copies of the other's dev items
     assert rows["mmlu_medical"]["exact"] == 5 and rows["mmlu_medical"]["near"] >= 5
+
+
+def test_sft_lineage_reads_pubmedqa_train_split(data_root):
+    from harness.leakage import lineage
+    from harness.leakage.audit import Settings, membership_texts
+
+    path = str(data_root / "pubmedqa" / "ori_pqal.json")
+    train_ids = [d["id"] for d in __import__("suites").load_suite("pubmedqa").load_docs(data_root, split="train")]
+    src = lineage.Source("sft-variant", path, "train", "pubmedqa", None, eval_ids=set(train_ids[:5]))
+    docs = list(lineage.documents(src))
+    assert len(docs) == 495 and all("Answer (yes, no or maybe):" in d.text for d in docs)
+    assert docs[0].text.rstrip().endswith(("yes", "no", "maybe"))
+    members, nonmembers, _, n_src = membership_texts([src], Settings(mia_limit=50))
+    assert len(members) == len(nonmembers) == 50 and "official test" in n_src
+    items, _ = suite_items(data_root, ["pubmedqa"])
+    rows, _ = contamination(items, docs)
+    assert not any(r["contaminated"] for r in rows)  # the official test split is not in the train split
