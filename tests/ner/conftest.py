@@ -51,8 +51,8 @@ def tiny_tagger(tiny_encoder, tmp_path_factory) -> Path:
     return path
 
 
-FAST = {"train.max_steps": 3, "train.eval_every": 2, "train.log_every": 1, "train.batch": 4,
-        "train.seq_length": 32, "params.eval_limit": 4, "params.time_budget_s": None}
+FAST = {"train.max_steps": 3, "train.eval_every": 2, "train.log_every": 1, "train.batch": 4, "train.seq_length": 32}
+NER_PARAMS = {"params.eval_limit": 4, "params.time_budget_s": None}
 
 
 @pytest.fixture()
@@ -62,8 +62,9 @@ def tune_ner(tmp_path, ner_data):
     from tuning.recipe import load_recipe
     from tuning.train import TuneContext, tune
 
-    def run(recipe: str, base, **sets):
-        overrides = {**FAST, "base": str(base), **{k.replace("__", "."): v for k, v in sets.items()}}
+    def run(recipe: str, base, ner_params: bool = True, **sets):
+        fast = {**FAST, **NER_PARAMS} if ner_params else FAST
+        overrides = {**fast, "base": str(base), **{k.replace("__", "."): v for k, v in sets.items()}}
         overrides.setdefault("output_dir", str(tmp_path / "variants" / overrides.get("name", recipe)))
         spec = load_recipe(recipe, overrides)
         ctx = TuneContext(store=Store(tmp_path / "results.duckdb"), data_root=ner_data, output=spec.output_path(),

@@ -64,3 +64,14 @@ def test_bad_training_data(tmp_path, tiny_encoder, tune_ner, ner_data):
         tune_ner("ner_head_ncbi", tiny_encoder, name="bad", data__files=[str(bad)])
     with pytest.raises(ConfigError, match="data.format conll"):
         tune_ner("ner_head_ncbi", tiny_encoder, name="bad2", data__format="text")
+
+
+def test_head_on_a_masked_lm_parent(tmp_path, tiny_encoder, tune_ner, ner_data):
+    """The DAPT variant's chain: an encoder after masked-LM pretraining (a *ForMaskedLM checkpoint) + NER head."""
+    corpus = ner_data / "corpus.txt"
+    corpus.write_text("Familial breast cancer is associated with BRCA1 mutations.\n" * 20)
+    dapt = tune_ner("ner_dapt_minilm", tiny_encoder, name="tiny-dapt", data__files=[str(corpus)], data__limit=None,
+                    data__eval_size=4, ner_params=False)
+    ner = tune_ner("ner_dapt_head_ncbi", dapt.path, name="tiny-dapt-ner")
+    assert ner.parent == "tiny-dapt" and ner.lineage["labels"] == ["O", "B-Disease", "I-Disease"]
+    assert load(resolve(ner.path), device="cpu").labels == ["O", "B-Disease", "I-Disease"]
