@@ -72,13 +72,11 @@ def _sha256(path: str) -> str:
 def run_audit(store, variant: str, data_root: Path, settings: Settings, task: TaskFactory = _no_progress) -> Audit:
     chain = lin.lineage_chain(store, variant)
     sources = lin.training_sources(chain)
-    if not settings.corpus:
+    if sources or not (settings.corpus or settings.members):  # given texts stand in for a missing record
         lin.require_sources(variant, chain, sources)
-    else:
-        lin.require_sources(variant, chain, sources) if sources else None
-        for path in settings.corpus:
-            if not Path(path).is_file():
-                raise MedtuneError(f"--corpus {path} cannot be read: no such file")
+    for path in settings.corpus:
+        if not Path(path).is_file():
+            raise MedtuneError(f"--corpus {path} cannot be read: no such file")
     audit = Audit(uuid.uuid4().hex[:16], variant, asdict(settings))
     audit.settings["data_files"] = [{"path": s.path, "role": s.role, "variant": s.variant, "sha256": s.sha256}
                                     for s in sources]
