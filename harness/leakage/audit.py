@@ -5,7 +5,6 @@ The work happens with no DB connection open; ``report.write`` stores every row i
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import random
 import uuid
@@ -13,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from harness.evaluate import file_sha256
 from harness.errors import MedtuneError
 from harness.leakage import lineage as lin
 from harness.leakage.contamination import clean_metrics, contamination, split_overlap, suite_items
@@ -61,14 +61,6 @@ class Audit:
     pii: list[dict] = field(default_factory=list)
 
 
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def run_audit(store, variant: str, data_root: Path, settings: Settings, task: TaskFactory = _no_progress) -> Audit:
     chain = lin.lineage_chain(store, variant)
     sources = lin.training_sources(chain)
@@ -80,7 +72,7 @@ def run_audit(store, variant: str, data_root: Path, settings: Settings, task: Ta
     audit = Audit(uuid.uuid4().hex[:16], variant, asdict(settings))
     audit.settings["data_files"] = [{"path": s.path, "role": s.role, "variant": s.variant, "sha256": s.sha256}
                                     for s in sources]
-    changed = [s.label for s in sources if s.sha256 and s.path != "self" and _sha256(s.path) != s.sha256]
+    changed = [s.label for s in sources if s.sha256 and s.path != "self" and file_sha256(s.path) != s.sha256]
     unverifiable = [s.label for s in sources if s.path == "self"]
 
     items, skipped = suite_items(data_root, settings.suites)
