@@ -27,13 +27,17 @@ class SuiteRun:
     timings: dict = field(default_factory=dict)
 
 
-def check_compatible(suite, lm) -> None:
+def check_compatible(suite, lm, docs: list[dict] | None = None) -> None:
+    """The backend answers the suite's request kinds, and (where the type checks it) its label set fits."""
     missing = [k for k in suite.type.request_kinds if not lm.supports(k)]
     if missing or lm.info.kind not in suite.type.model_kinds:
         raise MedtuneError(
             f"suite {suite.name} needs a {'/'.join(suite.type.model_kinds)} model answering {', '.join(suite.type.request_kinds)}; "
             f"{lm.info.name} is a {lm.info.kind} model"
         )
+    check_model = getattr(suite.type, "check_model", None)
+    if check_model is not None:
+        check_model(lm, docs)
 
 
 def score_docs(suite, lm, docs: list[dict], offset: int = 0, progress: Callable[[int], None] | None = None) -> list[Sample]:
@@ -54,7 +58,7 @@ def score_docs(suite, lm, docs: list[dict], offset: int = 0, progress: Callable[
 
 def run_suite(suite, lm, docs: list[dict], partial_path: Path | None = None, chunk_size: int = 32,
               progress: Callable[[int], None] | None = None, seed: int = 0) -> SuiteRun:
-    check_compatible(suite, lm)
+    check_compatible(suite, lm, docs)
     t0 = time.perf_counter()
     done = _read_partial(partial_path, docs) if partial_path else []
     resumed = len(done)
