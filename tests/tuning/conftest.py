@@ -9,7 +9,7 @@ import pytest
 
 from tests.tiny_models import TEXT
 
-FAST = {"train.max_steps": 4, "train.eval_every": 2, "train.log_every": 1, "train.batch": 2,
+FAST = {"train.max_steps": 4, "train.grad_accum": 1, "train.eval_every": 2, "train.log_every": 1, "train.batch": 2,
         "train.seq_length": 32, "train.patience": None}
 
 

@@ -22,7 +22,7 @@ def curve(tmp_path, name):
 def test_dapt_cli_registers_variant_with_lineage_curve_and_tree(capsys, tmp_path, tiny_causal, tiny_data):
     db = tmp_path / "results.duckdb"
     sets = ["base=" + str(tiny_causal), "data.files=[corpus/bio.txt]", "data.limit=60", "data.eval_size=4",
-            "train.max_steps=4", "train.eval_every=2", "train.log_every=1", "train.seq_length=32", "train.batch=2",
+            "train.max_steps=4", "train.grad_accum=1", "train.eval_every=2", "train.log_every=1", "train.seq_length=32", "train.batch=2",
             f"output_dir={tmp_path / 'out'}"]
     code, out, err = run_cli(capsys, "tune", "demo_dapt_smollm2", *[a for s in sets for a in ("--set", s)],
                              "--db", str(db), "--data-root", str(tiny_data))
