@@ -36,7 +36,7 @@ def check_compatible(suite, lm, docs: list[dict] | None = None) -> None:
             f"{lm.info.name} is a {lm.info.kind} model"
         )
     check_model = getattr(suite.type, "check_model", None)
-    if check_model is not None:
+    if check_model is not None and docs is not None:
         check_model(lm, docs)
 
 
