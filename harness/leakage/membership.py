@@ -41,13 +41,7 @@ def token_stats(lm, texts: list[str], max_tokens: int = 128, batch_size: int = 4
     with torch.inference_mode():
         for start in range(0, len(seqs), batch_size):
             batch = seqs[start:start + batch_size]
-            L = max(len(s) for s in batch)
-            ids = torch.full((len(batch), L), lm.pad_id, dtype=torch.long)
-            mask = torch.zeros((len(batch), L), dtype=torch.long)
-            for i, s in enumerate(batch):
-                ids[i, : len(s)] = torch.tensor(s)
-                mask[i, : len(s)] = 1
-            hidden = lm.decoder(input_ids=ids.to(dev), attention_mask=mask.to(dev), use_cache=False).last_hidden_state
+            hidden = lm.hidden_states(batch)
             for i, s in enumerate(batch):
                 logits = lm.head(hidden[i, : len(s) - 1]).float()
                 if lm.logit_scale:

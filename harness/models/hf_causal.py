@@ -181,17 +181,21 @@ class HFCausalLM:
                 progress(1)
         return out
 
-    @torch.inference_mode()
-    def _score_full(self, pairs: list[tuple[list[int], list[int]]]) -> list[float]:
-        """Sum log P(cont | ctx) for unshared (ctx, cont) token pairs, right-padded."""
-        seqs = [(ctx + cont)[:-1] for ctx, cont in pairs]
+    def hidden_states(self, seqs: list[list[int]]) -> torch.Tensor:
+        """Last hidden states of right-padded token sequences (row i is valid up to len(seqs[i]))."""
         L = max(len(s) for s in seqs)
         ids = torch.full((len(seqs), L), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(seqs), L), dtype=torch.long)
         for i, s in enumerate(seqs):
             ids[i, : len(s)] = torch.tensor(s)
             mask[i, : len(s)] = 1
-        hidden = self.decoder(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), use_cache=False).last_hidden_state
+        return self.decoder(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), use_cache=False).last_hidden_state
+
+    @torch.inference_mode()
+    def _score_full(self, pairs: list[tuple[list[int], list[int]]]) -> list[float]:
+        """Sum log P(cont | ctx) for unshared (ctx, cont) token pairs, right-padded."""
+        seqs = [(ctx + cont)[:-1] for ctx, cont in pairs]
+        hidden = self.hidden_states(seqs)
         totals = []
         for i, (ctx, cont) in enumerate(pairs):
             end = len(seqs[i])
