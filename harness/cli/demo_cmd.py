@@ -51,8 +51,10 @@ def demo_cmd(
                 console.print(f"[dim]{spec.name} is already built; reusing it[/]")
             else:
                 console.print(f"[bold]tuning {spec.name}[/]: {spec.method} on {spec.base}")
-                tune(spec, TuneContext(store=store, data_root=root, output=spec.output_path(),
-                                       echo=lambda m: console.print(f"[dim]{m}[/]")))
+                out = tune(spec, TuneContext(store=store, data_root=root, output=spec.output_path(),
+                                             echo=lambda m: console.print(f"[dim]{m}[/]")))
+                lin = out.lineage
+                console.print(f"registered [bold]{out.name}[/]: {lin['tokens_seen']:,} tokens in {lin['wall_s']:.0f}s")
             variants.append(spec.name)
     with progress_bar() as bar:
         def progress(label, total):
