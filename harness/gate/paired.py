@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.stats import N_RESAMPLES, PairedComparison, mcnemar_test, paired_bootstrap
+from harness.stats import N_RESAMPLES, PairedComparison, mcnemar_test, paired_bootstrap, paired_statistic_diff
 
 COUNT_METRICS = ("f1", "precision", "recall")
 
@@ -37,13 +37,11 @@ def _corpus(metric: str, tp, fp, fn):
 def corpus_paired_bootstrap(metric: str, a: np.ndarray, b: np.ndarray, seed: int = 0,
                             n_resamples: int = N_RESAMPLES) -> PairedComparison:
     """candidate - baseline corpus score, resampling the same items on both sides."""
-    point = float(_corpus(metric, *a.sum(0)) - _corpus(metric, *b.sum(0)))
-    idx = np.random.default_rng(seed).integers(0, len(a), size=(n_resamples, len(a)))
-    sa, sb = a[idx].sum(axis=1), b[idx].sum(axis=1)  # (R, 3)
-    boot = _corpus(metric, *sa.T) - _corpus(metric, *sb.T)
-    low, high = np.percentile(boot, [2.5, 97.5])
-    p = float(np.mean(np.abs(boot - boot.mean()) >= abs(point))) if len(a) > 1 else 1.0
-    return PairedComparison(point, float(low), float(high), len(a), p, "paired_bootstrap")
+
+    def corpus(tp, fp, fn, axis=-1):
+        return _corpus(metric, tp.sum(axis), fp.sum(axis), fn.sum(axis))
+
+    return paired_statistic_diff(tuple(a.T), tuple(b.T), corpus, seed=seed, n_resamples=n_resamples)
 
 
 def paired_test(metric: str, cand: list[dict], base: list[dict], test: str = "auto") -> tuple[PairedComparison, str]:
