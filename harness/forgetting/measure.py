@@ -67,8 +67,9 @@ def measure(store: Store, variant: str, data_root: Path, suites: list[str] | Non
             role = "variant" if model == variant else next(r for r, m in refs.items() if m == model)
             raise MedtuneError(f"suite {missing[0]} has no run for the {role} {model!r} with these settings; "
                                f"run `medtune eval --variant {model} --suite {missing[0]}` with the same --limit, or drop --no-run")
-        for name, (req, p) in per_suite.items():
-            run_planned(req, ref, [p], progress=progress, echo=lambda m: None)
+        # one call per model: the backend is loaded once (limits are already in each plan)
+        first_req = next(iter(per_suite.values()))[0]
+        run_planned(first_req, ref, [p for _, p in per_suite.values()], progress=progress, echo=lambda m: None)
         run_ids[model] = {n: find_run(store, p.key)["run_id"] for n, (_, p) in per_suite.items()}
     from suites import load_suite
 
