@@ -105,6 +105,8 @@ def load_training_data(data, root: Path, seed: int) -> TrainingData:
     """Read ``recipe.data`` (not replay: that may need the parent model; see ``add_replay``)."""
     if data.format == "pubmedqa":
         examples, files = read_pubmedqa_train(root, data.limit)
+        if data.qa_loss == "all":  # the whole record is language-model text: loss on every token
+            examples = [Example(e.id, e.text + e.answer) for e in examples]
     elif data.format in ("text", "icd10"):
         examples, files = [], []
         for rel in data.files:

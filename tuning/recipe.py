@@ -54,6 +54,9 @@ class Data(_Strict):
         "conll: token<TAB>tag files (read by the ner_head method)")
     limit: Optional[int] = Field(None, ge=1, description="use only the first N records (small budgets)")
     eval_size: float = Field(0.05, gt=0, description="validation split: a fraction (<1) or a count (>=1)")
+    qa_loss: Literal["answer", "all"] = Field(
+        "answer", description="pubmedqa: loss on the answer only (supervised QA), or on every token of prompt + "
+        "answer (language modelling of the records: what memorisation / membership-inference studies train)")
     special_tokens: Optional[list[str]] = Field(
         None, description="tokens added to the tokenizer (default for icd10: the record tags)")
     replay: Optional[Replay] = None
@@ -63,6 +66,8 @@ class Data(_Strict):
     def _needs_files(self):
         if self.format != "pubmedqa" and not self.files:
             raise ValueError(f"format {self.format} needs at least one file in data.files")
+        if self.qa_loss != "answer" and self.format != "pubmedqa":
+            raise ValueError(f"qa_loss applies to format pubmedqa, not {self.format}")
         return self
 
 

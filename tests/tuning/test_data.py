@@ -42,3 +42,30 @@ def test_self_rehearsal_is_generated_once_and_cached(tmp_path, tiny_causal, tune
     again = tune_recipe("sft_pubmedqa_smollm2", tiny_causal, name="r2", **sets)
     assert again.lineage["data_files"] == out.lineage["data_files"]  # the same cached passages (same sha256)
     assert [r["train_loss"] for r in again.curves] == [r["train_loss"] for r in out.curves]
+
+
+def test_qa_loss_all_trains_the_records_the_audit_scores_as_members(tiny_data):
+    """data.qa_loss=all: each PubMedQA record is LM text (loss on every token), rendered exactly as the
+    leakage audit renders its membership-inference members; the default keeps the answer-only loss."""
+    from harness.leakage import lineage as lin
+    from tuning.data import load_training_data
+    from tuning.recipe import Data
+
+    answer_only = load_training_data(Data(format="pubmedqa", limit=12, eval_size=4), tiny_data, seed=42)
+    assert all(e.answer for e in answer_only.train)
+    whole = load_training_data(Data(format="pubmedqa", limit=12, eval_size=4, qa_loss="all"), tiny_data, seed=42)
+    assert all(e.answer is None for e in whole.train) and len(whole.train) == 8
+    held = {e.id for e in whole.eval}
+    src = lin.Source("v", str(tiny_data / "pubmedqa" / "ori_pqal.json"), "train", "pubmedqa", None, held, 12)
+    assert sorted(e.text for e in whole.train) == sorted(d.text for d in lin.documents(src))
+    assert sorted(e.text for e in whole.train) == sorted(e.text + e.answer for e in answer_only.train)
+
+
+def test_qa_loss_is_refused_for_a_corpus():
+    import pytest
+    from pydantic import ValidationError
+
+    from tuning.recipe import Data
+
+    with pytest.raises(ValidationError, match="qa_loss applies to format pubmedqa"):
+        Data(format="text", files=["corpus/bio.txt"], qa_loss="all")
