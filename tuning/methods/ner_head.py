@@ -31,7 +31,7 @@ class Params(BaseModel):
                                   "default: data.eval_size of the training sentences")
     eval_limit: int = Field(300, ge=1, description="validation sentences used (the loss is computed on CPU)")
     freeze_embeddings: bool = Field(True, description="keep the word-embedding matrix fixed: half the weights of "
-                                    "a small encoder, most of the optimiser's time on CPU, little of the F1")
+                                    "a small encoder, a large share of the optimiser's time on CPU")
     time_budget_s: float | None = Field(None, gt=0, description="decay the learning rate to zero over this many "
                                         "seconds and stop there (fits a run to a shared CPU)")
 
