@@ -47,6 +47,9 @@ def leakage_cmd(
                     members=members, nonmembers=nonmembers, device=device, seed=seed)
     with progress_bar() as bar:
         def task(label, total):
+            for t in bar.tasks:  # a new stage starts: the earlier ones are done (an open-ended bar stops its clock)
+                if not t.finished:
+                    bar.update(t.id, total=t.completed)
             tid = bar.add_task(label, total=total, rate="")
 
             def advance(count):

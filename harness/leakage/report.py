@@ -43,11 +43,12 @@ def _f(value, digits: int = 3) -> str:
 
 
 def render(console, audit: Audit, top: int = 5) -> None:
+    from rich.filesize import decimal as _size
     from rich.table import Table
 
     s = audit.summary
     console.print(f"[bold]leakage audit[/] {audit.audit_id} of [bold]{audit.variant}[/]: "
-                  f"{s['training_documents']:,} training documents ({s['training_bytes'] / 1e6:.1f} MB) against "
+                  f"{s['training_documents']:,} training documents ({_size(s['training_bytes'])}) against "
                   f"{s['items']:,} suite items in {s['scan_seconds']:.1f} s ({s['mb_per_s']} MB/s)")
     t = Table(title=f"train/eval contamination ({audit.settings['n']}-gram overlap or MinHash Jaccard >= "
                     f"{audit.settings['threshold']})")

@@ -72,3 +72,21 @@ def test_unreadable_training_file(capsys, variant_db, data_root, tmp_path, tiny_
 def test_unknown_variant(capsys, db, data_root):
     code, _, err = run_cli(capsys, "audit", "leakage", "--variant", "nope", "--db", str(db), "--data-root", str(data_root))
     assert code == 2 and "nope" in err
+
+
+def test_model_without_record_audited_on_given_texts(capsys, db, data_root, tmp_path, tiny_causal):
+    """A model with no row in the DB (an HF directory, a built-in base) is audited on --members/--nonmembers:
+    the reference figure for a tuned variant's AUROC on the same texts."""
+    members, nonmembers = tmp_path / "m.jsonl", tmp_path / "n.jsonl"
+    members.write_text("".join(json.dumps({"text": f"Member record {i}: aspirin 81 mg daily."}) + "\n" for i in range(4)))
+    nonmembers.write_text("".join(json.dumps({"text": f"Held-out record {i}: metformin twice a day."}) + "\n"
+                                  for i in range(3)))
+    code, out, err = run_cli(capsys, "audit", "leakage", "--variant", str(tiny_causal), "--members", str(members),
+                             "--nonmembers", str(nonmembers), "--suite", "medqa_usmle", "--no-splits",
+                             "--max-tokens", "16", "--device", "cpu", "--db", str(db), "--data-root", str(data_root))
+    assert code == 0, err
+    mia = Store(db).query("SELECT n_members, n_nonmembers FROM membership_inference")
+    assert len(mia) == 3 and (mia["n_members"] == 4).all() and (mia["n_nonmembers"] == 3).all()
+    code, _, err = run_cli(capsys, "audit", "leakage", "--variant", str(tmp_path / "no-such-model"), "--members",
+                           str(members), "--nonmembers", str(nonmembers), "--db", str(db), "--data-root", str(data_root))
+    assert code == 2 and "no-such-model" in err
