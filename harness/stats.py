@@ -45,6 +45,28 @@ def bootstrap_ci(
     return point, float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
+def two_sample_ci(a: np.ndarray, b: np.ndarray, statistic: Callable, seed: int = 0,
+                  n_resamples: int = N_RESAMPLES, confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """(point, low, high) for ``statistic(a, b, axis=-1)`` of two independent samples, each resampled
+    within itself (stratified: the group sizes stay fixed), e.g. an AUROC of members vs non-members."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    point = float(statistic(a, b, axis=-1))
+    if len(a) < 2 or len(b) < 2:
+        return point, point, point
+    res = _stats.bootstrap((a, b), statistic, paired=False, vectorized=True, n_resamples=n_resamples,
+                           confidence_level=confidence, method="percentile", random_state=np.random.default_rng(seed))
+    return point, float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def auroc(positives: np.ndarray, negatives: np.ndarray, axis: int = -1):
+    """Area under the ROC curve of scores for positives vs negatives (Mann-Whitney U / n1 n2; ties count
+    half); vectorised over leading axes, for ``two_sample_ci``."""
+    n1, n2 = positives.shape[axis], negatives.shape[axis]
+    ranks = _stats.rankdata(np.concatenate([positives, negatives], axis=axis), axis=axis)
+    u = np.take(ranks, np.arange(n1), axis=axis).sum(axis=axis) - n1 * (n1 + 1) / 2
+    return u / (n1 * n2)
+
+
 @dataclass
 class PairedComparison:
     """candidate - baseline on the same items."""

@@ -45,6 +45,11 @@ with c1:
     mia = section("Membership inference", "membership_inference", "No membership-inference test in this audit.")
     if mia is not None:
         st.caption("AUROC near 0.5: the model does not tell trained-on texts from held-out ones.")
+        if "ci_low" in mia and mia["ci_low"].notna().all():
+            fig = px.scatter(mia, x="auroc", y="method", error_x=mia["ci_high"] - mia["auroc"],
+                             error_x_minus=mia["auroc"] - mia["ci_low"], range_x=[0, 1], height=220)
+            fig.add_vline(x=0.5, line_dash="dot", annotation_text="no signal")
+            st.plotly_chart(fig, width="stretch")
         st.dataframe(mia, hide_index=True, width="stretch", column_config={"auroc": ui.share_column("auroc")})
 with c2:
     canaries = section("Canary exposure", "canary_exposure", "No canaries were planted for this audit.")

@@ -119,8 +119,9 @@ def _model_checks(audit: Audit, store, variant, chain, sources, settings: Settin
         advance = task("membership inference: texts", len(members) + len(nonmembers))
         m_stats = membership.token_stats(lm, members, settings.max_tokens, progress=advance)
         n_stats = membership.token_stats(lm, nonmembers, settings.max_tokens, progress=advance)
-        for method, value in membership.auroc(m_stats, n_stats, settings.k).items():
-            audit.membership.append({"method": method, "auroc": value, "n_members": len(members),
+        for method, (value, low, high) in membership.auroc(m_stats, n_stats, settings.k, settings.seed).items():
+            audit.membership.append({"method": method, "auroc": value, "ci_low": low, "ci_high": high,
+                                     "n_members": len(members),
                                      "n_nonmembers": len(nonmembers), "k": settings.k if "min_k" in method else None,
                                      "members_source": m_src, "nonmembers_source": n_src})
     else:

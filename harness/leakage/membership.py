@@ -71,17 +71,19 @@ def scores(stats: TokenStats, k: float = 0.2) -> dict[str, float]:
             "min_k_plus_plus": _lowest_mean((stats.logprob - stats.mu) / stats.sigma, k)}
 
 
-def auroc(members: list[TokenStats], nonmembers: list[TokenStats], k: float = 0.2) -> dict[str, float]:
-    """AUROC of each method separating members (label 1) from non-members (label 0)."""
-    from sklearn.metrics import roc_auc_score
+def auroc(members: list[TokenStats], nonmembers: list[TokenStats], k: float = 0.2,
+          seed: int = 0) -> dict[str, tuple[float, float, float]]:
+    """(AUROC, 95% CI low, high) of each method separating members from non-members; the CI is a
+    bootstrap that resamples members and non-members separately. NaN where a side has no scores."""
+    from harness import stats
 
     ms = [scores(s, k) for s in members]
     ns = [scores(s, k) for s in nonmembers]
-    labels = [1] * len(ms) + [0] * len(ns)
     out = {}
     for method in METHODS:
-        values = np.array([s[method] for s in ms + ns])
-        ok = ~np.isnan(values)
-        y = np.array(labels)[ok]
-        out[method] = float(roc_auc_score(y, values[ok])) if len(set(y)) == 2 else float("nan")
+        pos = np.array([s[method] for s in ms])
+        neg = np.array([s[method] for s in ns])
+        pos, neg = pos[~np.isnan(pos)], neg[~np.isnan(neg)]
+        out[method] = (stats.two_sample_ci(pos, neg, stats.auroc, seed=seed) if len(pos) and len(neg)
+                       else (float("nan"),) * 3)
     return out

@@ -12,7 +12,7 @@ _COLUMNS = {
     "leakage_clean_metrics": ["suite", "run_id", "metric", "full_value", "full_n", "clean_value", "clean_n",
                               "clean_ci_low", "clean_ci_high"],
     "split_overlap": ["suite", "split_a", "split_b", "n_a", "n_b", "exact", "near"],
-    "membership_inference": ["method", "auroc", "n_members", "n_nonmembers", "k", "members_source", "nonmembers_source"],
+    "membership_inference": ["method", "auroc", "ci_low", "ci_high", "n_members", "n_nonmembers", "k", "members_source", "nonmembers_source"],
     "canary_exposure": ["canary_id", "repetitions", "exposure", "rank", "candidates", "reproduced", "secret_field",
                         "generation"],
     "pii_findings": ["source", "kind", "value", "known"],
@@ -84,8 +84,10 @@ def render(console, audit: Audit, top: int = 5) -> None:
                         f"{r0['n_nonmembers']} non-members ({r0['nonmembers_source']})")
         t.add_column("method")
         t.add_column("AUROC (0.5 = no signal)", justify="right")
+        t.add_column("95% CI", justify="right")
         for r in audit.membership:
-            t.add_row(r["method"] + (f" (k={r['k']})" if r["k"] else ""), _f(r["auroc"]))
+            t.add_row(r["method"] + (f" (k={r['k']})" if r["k"] else ""), _f(r["auroc"]),
+                      f"[{_f(r['ci_low'])}, {_f(r['ci_high'])}]")
         console.print(t)
     if audit.canaries:
         t = Table(title="planted canaries: exposure of the secret MRN, greedy reproduction")

@@ -105,7 +105,7 @@ def _audits(con, rng) -> None:
                      "corpus/pubmed_abstracts.jsonl:12" if i < 3 else None])
     con.execute("INSERT INTO leakage_clean_metrics VALUES ('leak1', 'pubmedqa', 'r12', 'acc', 0.40, 40, 0.38, 37, "
                 "0.23, 0.54)")
-    con.execute("INSERT INTO membership_inference VALUES ('leak1', 'min_k', 0.53, 200, 200, 0.2, 'train', 'heldout')")
+    con.execute("INSERT INTO membership_inference VALUES ('leak1', 'min_k', 0.53, 200, 200, 0.2, 'train', 'heldout', 0.47, 0.59)")
     for c in range(3):
         con.execute("INSERT INTO canary_exposure VALUES ('leak1', ?, ?, ?, ?, 1000, ?, 'mrn', 'MRN 000')",
                     [f"canary-{c}", 10 ** c, [1.2, 3.5, 9.97][c], [435, 88, 1][c], c == 2])

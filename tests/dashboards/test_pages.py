@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import duckdb
@@ -93,7 +95,9 @@ def test_leakage_page(full_db, monkeypatch):
     assert per_suite.loc[0, "contaminated"] == 3 and per_suite.loc[0, "ratio"] == pytest.approx(3 / 40)
     body = texts(at)
     assert "Membership inference" in body and "Canary exposure" in body
-    assert any("auroc" in d.value.columns for d in at.dataframe)
+    assert any("auroc" in d.value.columns and "ci_low" in d.value.columns for d in at.dataframe)
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert any(t.get("error_x") for c in charts for t in c["data"])  # the AUROC with its CI
 
 
 def test_robustness_page(full_db, monkeypatch):

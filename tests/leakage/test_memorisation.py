@@ -80,8 +80,21 @@ def test_min_k_scores_and_auroc():
     assert s["min_k"] == -10 and s["loss"] == pytest.approx(-2.72) and s["min_k_plus_plus"] == -7
     members = [_stats([-0.5, -1.0, -1.5]) for _ in range(5)]
     nonmembers = [_stats([-3.0, -4.0, -6.0]) for _ in range(5)]
-    assert membership.auroc(members, nonmembers) == {"loss": 1.0, "min_k": 1.0, "min_k_plus_plus": 1.0}
-    assert membership.auroc(members, members)["min_k"] == 0.5
+    assert membership.auroc(members, nonmembers) == {m: (1.0, 1.0, 1.0) for m in ("loss", "min_k", "min_k_plus_plus")}
+    assert membership.auroc(members, members)["min_k"] == (0.5, 0.5, 0.5)
+
+
+def test_auroc_matches_sklearn_and_its_ci_covers_it():
+    from sklearn.metrics import roc_auc_score
+
+    from harness import stats
+
+    rng = np.random.default_rng(3)
+    pos, neg = rng.normal(1.0, 1, 32).round(1), rng.normal(0.0, 1, 200).round(1)  # rounded: ties too
+    y = np.r_[np.ones(32), np.zeros(200)]
+    point, low, high = stats.two_sample_ci(pos, neg, stats.auroc)
+    assert point == pytest.approx(roc_auc_score(y, np.r_[pos, neg]))
+    assert low < point < high and 0.05 < high - low < 0.4  # 32 members: a CI a reviewer must see
 
 
 def test_token_stats_on_tiny_model(tiny_causal):
