@@ -40,7 +40,21 @@ def tune_cmd(
     loss = f"eval loss {lin['final_eval_loss']:.3f}" if lin.get("final_eval_loss") is not None else ""
     console.print(f"registered [bold]{out.name}[/] ({out.method}, parent {out.parent}): {lin['tokens_seen']:,} tokens "
                   f"in {lin['wall_s']:.0f}s ({lin['tokens_per_s'] or 0:.0f} tokens/s) {loss}")
-    console.print(f"evaluate it: medtune eval --variant {out.name} --suite pubmedqa --limit 20")
+    console.print(next_step(out.name, lin, spec.data.files))
+
+
+def next_step(name: str, lineage: dict, files: list[str]) -> str:
+    """What to run on a new variant: the suite its kind of model can be scored on."""
+    objective = lineage.get("objective")
+    if objective == "token_classification":
+        from suites import list_suites, load_suite
+
+        folders = {f.rsplit("/", 1)[0] for f in files}
+        matching = [s for s in list_suites() if load_suite(s).spec.data.path.rsplit("/", 1)[0] in folders]
+        return f"evaluate it: medtune eval --variant {name} --suite {(matching or ['ner_ncbi_disease'])[0]}"
+    if objective == "masked_lm":
+        return f"tune a task head on it: medtune tune ner_head_ncbi --set base={name} --set name={name}-ner"
+    return f"evaluate it: medtune eval --variant {name} --suite pubmedqa --limit 20"
 
 
 def variants_cmd(db: Optional[str] = DB_OPT):

@@ -27,7 +27,7 @@ def test_dapt_cli_registers_variant_with_lineage_curve_and_tree(capsys, tmp_path
     code, out, err = run_cli(capsys, "tune", "demo_dapt_smollm2", *[a for s in sets for a in ("--set", s)],
                              "--db", str(db), "--data-root", str(tiny_data))
     assert code == 0, err
-    assert "registered demo_dapt_smollm2" in out
+    assert "registered demo_dapt_smollm2" in out and "--suite pubmedqa" in out  # what to run next
     row = get_variant(Store(db), "demo_dapt_smollm2")
     assert row["parent"] == "tiny-llama" and row["method"] == "dapt" and row["kind"] == "causal"
     lin = row["lineage"]
@@ -140,3 +140,12 @@ def test_lora_with_added_tokens_reloads_as_trained_through_the_harness(tmp_path,
     reloaded = load_model(ref, AutoModelForCausalLM, "cpu", torch.float32, tok)
     with torch.no_grad():
         assert torch.allclose(trained["model"].eval()(ids).logits, reloaded(ids).logits, atol=1e-5)
+
+
+def test_next_step_names_a_suite_the_variant_can_be_scored_on():
+    from harness.cli.tune_cmd import next_step
+
+    ner = next_step("v", {"objective": "token_classification"}, ["ner/bc5cdr/train.tsv"])
+    assert ner.endswith("--variant v --suite ner_bc5cdr")
+    assert "ner_head_ncbi --set base=v" in next_step("v", {"objective": "masked_lm"}, ["corpus/biomed_sentences.txt"])
+    assert "--suite pubmedqa" in next_step("v", {"objective": "causal_lm"}, ["corpus/bio.txt"])
