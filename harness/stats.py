@@ -67,6 +67,13 @@ def auroc(positives: np.ndarray, negatives: np.ndarray, axis: int = -1):
     return u / (n1 * n2)
 
 
+def _bootstrap_p(boot: np.ndarray, observed: float) -> float:
+    """Two-sided p: how often the centred bootstrap distribution is as extreme as the observed value,
+    with the (count + 1) / (resamples + 1) correction, so it is never an impossible 0."""
+    extreme = int(np.sum(np.abs(boot - boot.mean()) >= abs(observed)))
+    return (extreme + 1) / (len(boot) + 1)
+
+
 @dataclass
 class PairedComparison:
     """candidate - baseline on the same items."""
@@ -88,8 +95,7 @@ def paired_bootstrap(candidate: np.ndarray, baseline: np.ndarray, seed: int = 0,
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(diff), size=(n_resamples, len(diff)))
     boot = diff[idx].mean(axis=1)
-    # two-sided p: how often the centred bootstrap distribution is as extreme as the observed delta
-    p = float(np.mean(np.abs(boot - boot.mean()) >= abs(point))) if len(diff) > 1 else 1.0
+    p = _bootstrap_p(boot, point) if len(diff) > 1 else 1.0
     return PairedComparison(point, low, high, len(diff), p, "paired_bootstrap")
 
 
@@ -120,7 +126,7 @@ def paired_statistic_diff(candidate: tuple, baseline: tuple, statistic: Callable
     idx = rng.integers(0, n, size=(n_resamples, n))
     boot = statistic(*[c[idx] for c in a], axis=-1) - statistic(*[c[idx] for c in b], axis=-1)
     low, high = np.percentile(boot, [(1 - CONFIDENCE) / 2 * 100, (1 + CONFIDENCE) / 2 * 100])
-    p = float(np.mean(np.abs(boot - boot.mean()) >= abs(point))) if n > 1 else 1.0
+    p = _bootstrap_p(boot, point) if n > 1 else 1.0
     return PairedComparison(point, float(low), float(high), n, p, "paired_bootstrap")
 
 

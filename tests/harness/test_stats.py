@@ -28,3 +28,15 @@ def test_paired_tests_detect_a_real_difference_and_not_a_null_one():
     assert mcnemar_test(better, base).p_value < 0.01
     assert paired_bootstrap(better.astype(float), base.astype(float)).ci_low > 0
     assert mcnemar_test(base, base).p_value == 1.0
+
+
+def test_bootstrap_p_values_are_never_an_impossible_zero():
+    from harness.stats import N_RESAMPLES, paired_statistic_diff
+
+    rng = np.random.default_rng(1)
+    base = rng.normal(0, 1, 300)
+    far = paired_bootstrap(base + 5, base)
+    assert far.p_value == 1 / (N_RESAMPLES + 1)  # every resample less extreme: the smallest p 1000 resamples support
+    total = paired_statistic_diff((base + 5,), (base,), lambda x, axis=-1: x.mean(axis))
+    assert total.p_value == 1 / (N_RESAMPLES + 1)
+    assert paired_bootstrap(base, base).p_value == 1.0
