@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 
 import click
 import typer
@@ -32,6 +33,8 @@ for _name in COMMAND_MODULES:
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
     offline_defaults()
+    # deprecation notices that libraries raise at each other (peft -> transformers) are not the user's to act on
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|peft)\.")
     try:
         code = app(standalone_mode=False)
     except MedtuneError as exc:
