@@ -10,7 +10,8 @@ from harness.errors import ConfigError
 from harness.gate import load_policy
 
 REPO = Path(__file__).resolve().parents[2]
-SHIPPED = [REPO / "harness/gate/policies/default.yaml", REPO / ".ci/examples/gate.yaml"]
+SHIPPED = [REPO / "harness/gate/policies/default.yaml", REPO / "harness/gate/policies/ner.yaml",
+           REPO / ".ci/examples/gate.yaml"]
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
