@@ -38,11 +38,15 @@ def bootstrap_ci(
     n = len(cols[0])
     if n < 2 or all(np.all(c == c[0]) for c in cols):
         return point, point, point
-    res = _stats.bootstrap(
-        tuple(cols), statistic, paired=True, vectorized=True, n_resamples=n_resamples,
-        confidence_level=confidence, method="percentile", random_state=np.random.default_rng(seed),
-    )
-    return point, float(res.confidence_interval.low), float(res.confidence_interval.high)
+    return (point, *_percentile_ci(tuple(cols), statistic, True, seed, n_resamples, confidence))
+
+
+def _percentile_ci(samples: tuple, statistic: Callable, paired: bool, seed: int, n_resamples: int,
+                   confidence: float) -> tuple[float, float]:
+    """scipy's percentile bootstrap with medtune's seeding: (low, high)."""
+    res = _stats.bootstrap(samples, statistic, paired=paired, vectorized=True, n_resamples=n_resamples,
+                           confidence_level=confidence, method="percentile", random_state=np.random.default_rng(seed))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
 def two_sample_ci(a: np.ndarray, b: np.ndarray, statistic: Callable, seed: int = 0,
@@ -53,9 +57,7 @@ def two_sample_ci(a: np.ndarray, b: np.ndarray, statistic: Callable, seed: int =
     point = float(statistic(a, b, axis=-1))
     if len(a) < 2 or len(b) < 2:
         return point, point, point
-    res = _stats.bootstrap((a, b), statistic, paired=False, vectorized=True, n_resamples=n_resamples,
-                           confidence_level=confidence, method="percentile", random_state=np.random.default_rng(seed))
-    return point, float(res.confidence_interval.low), float(res.confidence_interval.high)
+    return (point, *_percentile_ci((a, b), statistic, False, seed, n_resamples, confidence))
 
 
 def auroc(positives: np.ndarray, negatives: np.ndarray, axis: int = -1):

@@ -62,15 +62,13 @@ class Audit:
 
 
 def run_audit(store, variant: str, data_root: Path, settings: Settings, task: TaskFactory = _no_progress) -> Audit:
-    try:
-        chain = lin.lineage_chain(store, variant)
-    except MedtuneError:
-        if not (settings.corpus or settings.members):
-            raise
+    if (settings.corpus or settings.members) and not lin.has_record(store, variant):
         from harness.models import resolve
 
         resolve(variant, store=store)  # a built-in model, HF directory or hub id: no lineage; given texts stand in
         chain = []
+    else:
+        chain = lin.lineage_chain(store, variant)
     sources = lin.training_sources(chain)
     if sources or not (settings.corpus or settings.members):  # given texts stand in for a missing record
         lin.require_sources(variant, chain, sources)

@@ -34,6 +34,13 @@ class Source:
         return f"{self.path} (role {self.role}, lineage of {self.variant})"
 
 
+def has_record(store, variant: str) -> bool:
+    """Whether ``variant`` has a row in the results DB (a built-in model or HF directory may not)."""
+    from harness.store.variants import get_variant
+
+    return store.path.exists() and get_variant(store, variant) is not None
+
+
 def lineage_chain(store, variant: str) -> list[dict]:
     """The variant, its parent, ... up to the base (rows of the variants table)."""
     from harness.store.variants import get_variant

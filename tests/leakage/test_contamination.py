@@ -118,9 +118,10 @@ def test_split_overlap_real_suites(data_root):
 def test_sft_lineage_reads_pubmedqa_train_split(data_root):
     from harness.leakage import lineage
     from harness.leakage.audit import Settings, membership_texts
+    from suites import load_suite
 
     path = str(data_root / "pubmedqa" / "ori_pqal.json")
-    train_ids = [d["id"] for d in __import__("suites").load_suite("pubmedqa").load_docs(data_root, split="train")]
+    train_ids = [d["id"] for d in load_suite("pubmedqa").load_docs(data_root, split="train")]
     src = lineage.Source("sft-variant", path, "train", "pubmedqa", None, eval_ids=set(train_ids[:5]))
     docs = list(lineage.documents(src))
     assert len(docs) == 495 and all("Answer (yes, no or maybe):" in d.text for d in docs)
