@@ -47,6 +47,10 @@ def offline_defaults() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    # bitsandbytes warns at import that it cannot fetch an optional CPU kernel from the hub: nothing to act on
+    import logging
+
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
     try:  # "Loading weights" bars and length warnings are noise next to our own progress bars
         from transformers.utils import logging as hf_logging
 

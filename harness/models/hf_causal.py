@@ -136,7 +136,7 @@ class HFCausalLM:
         rows, targets, owner = [], [], []
         if M > 0:
             gidx = torch.tensor([gi for gi, _ in options], device=dev)
-            cache = out.past_key_values
+            cache = out.cache
             cache.batch_select_indices(gidx)
             opt_ids = torch.full((len(options), M), self.pad_id, dtype=torch.long)
             opt_mask = torch.zeros((len(options), M), dtype=torch.long)
@@ -148,7 +148,7 @@ class HFCausalLM:
             pos2 = (ctx_len[:, None] + torch.arange(M, device=dev)[None, :]).clamp(max=self.max_length - 1)
             full_mask = torch.cat([mask[gidx], opt_mask], dim=1)
             hidden2 = self.decoder(input_ids=opt_ids, attention_mask=full_mask, position_ids=pos2,
-                                   past_key_values=cache, use_cache=True).last_hidden_state
+                                   cache=cache, use_cache=True).last_hidden_state
         for j, (gi, cont) in enumerate(options):
             rows.append(first[gi:gi + 1])
             if len(cont) > 1:

@@ -40,3 +40,19 @@ def test_bootstrap_p_values_are_never_an_impossible_zero():
     total = paired_statistic_diff((base + 5,), (base,), lambda x, axis=-1: x.mean(axis))
     assert total.p_value == 1 / (N_RESAMPLES + 1)
     assert paired_bootstrap(base, base).p_value == 1.0
+
+
+def _vectors(table):
+    """Candidate/baseline correctness vectors with the given 2x2 table [[both, base only], [cand only, neither]]."""
+    (both, base_only), (cand_only, neither) = table
+    cand = [1] * both + [0] * base_only + [1] * cand_only + [0] * neither
+    base = [1] * both + [1] * base_only + [0] * cand_only + [0] * neither
+    return np.array(cand), np.array(base)
+
+
+def test_mcnemar_p_values_equal_statsmodels_reference_figures():
+    # statsmodels.stats.contingency_tables.mcnemar(table, exact=discordant < 25).pvalue, computed once
+    reference = {((10, 3), (9, 5)): 0.14599609375, ((50, 12), (30, 8)): 0.008711912962379598,
+                 ((5, 0), (0, 5)): 1.0, ((1, 7), (1, 1)): 0.0703125}
+    for table, p in reference.items():
+        assert abs(mcnemar_test(*_vectors(table)).p_value - p) < 1e-12, table
