@@ -1,9 +1,17 @@
-"""Readers for datasets in their published formats. Every error names file:line and field."""
+"""Readers for datasets in their published formats. Every error names file:line and field.
+
+``read_text`` is the one place a data file is opened: a folder, a missing file or bytes that
+are not UTF-8 (anywhere in the file, not only in the part ``--limit`` keeps) are DataErrors.
+The format readers (jsonl, json, csv; CoNLL in ner/conll.py) and the checks below are what
+the ``process_docs`` functions use, so a wrong record is refused, never scored.
+"""
 
 from __future__ import annotations
 
 import csv
+import io
 import json
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -17,45 +25,150 @@ def resolve_data_file(root: Path, relative: str, suite: str) -> Path:
     return path
 
 
+def read_text(path: Path) -> str:
+    """The whole file as UTF-8 text."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(path, None, "is a folder, expected a data file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(path, None, f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DataError(path, line, f"not valid UTF-8 (byte {data[exc.start]:#04x} at offset {exc.start})") from None
+
+
+def read_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, line) for every line; only ``\\n`` ends a line (JSON strings may hold U+2028)."""
+    for lineno, line in enumerate(read_text(path).split("\n"), 1):
+        yield lineno, line.removesuffix("\r")
+
+
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
     """Yield (line number, record) for each non-blank line."""
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(path, lineno, f"malformed JSON ({exc.msg} at column {exc.colno})") from None
-            if not isinstance(record, dict):
-                raise DataError(path, lineno, "expected a JSON object")
-            yield lineno, record
+    for lineno, line in read_lines(path):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(path, lineno, f"malformed JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(record, dict):
+            raise DataError(path, lineno, f"expected a JSON object, found {json_type(record)}")
+        yield lineno, record
+
+
+def _loads(path: Path, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(path, exc.lineno, f"malformed JSON ({exc.msg} at column {exc.colno})") from None
 
 
 def read_json(path: Path) -> Any:
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(path, exc.lineno, f"malformed JSON ({exc.msg})") from None
+    return _loads(path, read_text(path))
+
+
+_WS = re.compile(r"[ \t\n\r]*")
+
+
+def read_json_object(path: Path) -> Iterator[tuple[int, str, Any]]:
+    """Yield (line of the key, key, value) for each key of a file holding one JSON object."""
+    text = read_text(path)
+    data = _loads(path, text)
+    start = _WS.match(text).end()
+    if not isinstance(data, dict):
+        line = text.count("\n", 0, start) + 1
+        raise DataError(path, line, f"expected a JSON object {{id: record}}, found {json_type(data)}")
+    decoder, pos, seen = json.JSONDecoder(), start + 1, set()
+    line, counted = 1, 0
+    while True:  # the file is valid JSON (checked above): walk it once more for the key lines
+        pos = _WS.match(text, pos).end()
+        if text[pos] == "}":
+            return
+        line, counted = line + text.count("\n", counted, pos), pos
+        key, pos = decoder.raw_decode(text, pos)
+        if key in seen:
+            raise DataError(path, line, f"key {key!r} appears twice")
+        seen.add(key)
+        pos = _WS.match(text, _WS.match(text, pos).end() + 1).end()  # past ':'
+        value, pos = decoder.raw_decode(text, pos)
+        yield line, key, value
+        pos = _WS.match(text, pos).end()
+        pos += text[pos] == ","
 
 
 def read_csv(path: Path, columns: int | None = None, delimiter: str = ",") -> Iterator[tuple[int, list[str]]]:
     """Yield (line number, row); rows with the wrong column count are errors."""
-    with open(path, encoding="utf-8", newline="") as f:
-        reader = csv.reader(f, delimiter=delimiter)
+    reader = csv.reader(io.StringIO(read_text(path), newline=""), delimiter=delimiter)
+    try:
         for row in reader:
             if not row or not any(cell.strip() for cell in row):
                 continue
             if columns is not None and len(row) != columns:
                 raise DataError(path, reader.line_num, f"expected {columns} columns, found {len(row)}")
             yield reader.line_num, row
+    except csv.Error as exc:
+        raise DataError(path, reader.line_num, f"malformed CSV ({exc})") from None
+
+
+# -- checks for process_docs ------------------------------------------------------------------
+
+def json_type(value: Any) -> str:
+    """The JSON name of a value's type, as a user reading the file sees it."""
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
+             dict: "an object", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+_EXPECTED = {str: "a string", int: "an integer", list: "a list", dict: "an object", float: "a number"}
 
 
 def require(record: dict, field: str, path: Path, lineno: int | None, kinds: type | tuple = object) -> Any:
-    """``record[field]``, or a DataError naming file:line and the field."""
+    """``record[field]``, or a DataError naming file:line and the field.
+
+    A boolean is never accepted where an integer is asked for (JSON ``true`` is not option 1)."""
     if field not in record or record[field] is None:
         raise DataError(path, lineno, f"field {field!r} is missing")
     value = record[field]
-    if not isinstance(value, kinds):
-        raise DataError(path, lineno, f"field {field!r} has type {type(value).__name__}")
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds and object not in kinds):
+        expected = " or ".join(_EXPECTED.get(k, k.__name__) for k in kinds)
+        raise DataError(path, lineno, f"field {field!r} is {json_type(value)}, expected {expected}")
+    return value
+
+
+def require_text(record: dict, field: str, path: Path, lineno: int | None) -> str:
+    """A string field that is not blank (returned as is)."""
+    value = require(record, field, path, lineno, str)
+    if not value.strip():
+        raise DataError(path, lineno, f"field {field!r} is empty")
+    return value
+
+
+def require_choices(values: list, field: str, path: Path, lineno: int | None, names: list | None = None) -> list[str]:
+    """Option texts (returned as is): at least two, each a non-blank string (an empty one would always win)."""
+    if len(values) < 2:
+        raise DataError(path, lineno, f"field {field!r} has {len(values)} option(s), expected at least 2")
+    for i, value in enumerate(values):
+        where = f"{field}.{names[i]}" if names else f"{field}[{i}]"
+        if not isinstance(value, str):
+            raise DataError(path, lineno, f"field {where!r} is {json_type(value)}, expected a string")
+        if not value.strip():
+            raise DataError(path, lineno, f"field {where!r} is empty")
+    return list(values)
+
+
+def require_index(record: dict, field: str, path: Path, lineno: int | None, n: int) -> int:
+    """A 0-based answer index below ``n``: an integer (or its digits as a string), never a boolean."""
+    value = require(record, field, path, lineno, (int, str))
+    if isinstance(value, str):
+        if not (value.isascii() and value.strip().isdigit()):
+            raise DataError(path, lineno, f"field {field!r} is {value!r}, expected an integer 0..{n - 1}")
+        value = int(value)
+    if not 0 <= value < n:
+        raise DataError(path, lineno, f"field {field!r} is {value}, expected 0..{n - 1}")
     return value

@@ -14,10 +14,11 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from harness.config import YamlDoc, format_loc, load_yaml, validate
 from harness.errors import ConfigError
+from suites._types import get_type
 
 
 class DataSpec(BaseModel):
@@ -48,45 +49,68 @@ class SuiteSpec(BaseModel):
     splits: dict[str, str] = Field(default_factory=dict, description="other splits of the source (leakage audit)")
 
 
-def _load_yaml(path: Path) -> dict:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{line}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a suite file must be a mapping")
-    return data
-
-
 def load_spec(path: Path) -> tuple[SuiteSpec, list[Path]]:
-    """Parse and validate a suite file (following ``include``); returns the spec and every file read."""
-    raw = _load_yaml(path)
-    files = [path]
-    if "include" in raw:
-        base_path = path.parent / raw.pop("include")
-        if not base_path.exists():
-            raise ConfigError(f"{path}: field 'include' names {base_path.name}, which does not exist")
-        base, base_files = _raw_with_includes(base_path)
-        files += base_files
-        raw = _merge(base, raw)
-    try:
-        return SuiteSpec.model_validate(raw), files
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        what = "is required" if err["type"] == "missing" else ("is not a known field" if err["type"] == "extra_forbidden" else err["msg"])
-        raise ConfigError(f"{path}: field '{field}' {what}") from None
+    """Parse and validate a suite file (following ``include``); returns the spec and every file read.
+
+    Errors name the file and line that set the field (the suite file or a base it includes)."""
+    chain = _Chain(_read_with_includes(Path(path), []))
+    spec = validate(SuiteSpec, chain)
+    if get_type(spec.type) is None:
+        raise chain.error(("type",), f"is {spec.type!r}, not a known suite type")
+    resolve_function(spec, chain.where(("process_docs",)))
+    return spec, [doc.path for doc in chain.docs]
 
 
-def _raw_with_includes(path: Path) -> tuple[dict, list[Path]]:
-    raw = _load_yaml(path)
-    files = [path]
-    if "include" in raw:
-        base, more = _raw_with_includes(path.parent / raw.pop("include"))
-        raw, files = _merge(base, raw), files + more
-    return raw, files
+def _read_with_includes(path: Path, chain: list[YamlDoc]) -> list[YamlDoc]:
+    """The file and the bases it includes, the file first (its fields win)."""
+    doc = load_yaml(path, "suite file")
+    chain = chain + [doc]
+    if "include" not in doc.data:
+        return chain
+    name = doc.data.pop("include")
+    where = f"{path}{doc.line(('include',))}: field 'include'"
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"{where} is {name!r}, expected a file name (e.g. _mc_base.yaml)")
+    base = path.parent / name
+    if not base.is_file():
+        raise ConfigError(f"{where} names {name}, which does not exist")
+    if any(base.resolve() == d.path.resolve() for d in chain):
+        raise ConfigError(f"{where} names {name}, which includes this file again (an include loop)")
+    return _read_with_includes(base, chain)
+
+
+class _Chain:
+    """A suite file and its bases as one mapping, for ``harness.config.validate``; an error names
+    the file and line where the field is set (or where it belongs, if it is missing)."""
+
+    def __init__(self, docs: list[YamlDoc]):
+        self.docs = docs
+        self.data: dict = {}
+        for doc in reversed(docs):
+            self.data = _merge(self.data, doc.data)
+
+    def where(self, loc: tuple) -> str:
+        """``file:line`` of the deepest part of ``loc`` any file sets (the including file first)."""
+        doc = max(self.docs, key=lambda d: _depth(d.data, loc))  # max keeps the first of equals
+        depth = _depth(doc.data, loc)
+        return f"{doc.path}{doc.line(loc[:depth]) if depth else ''}"
+
+    def error(self, loc: tuple, message: str) -> ConfigError:
+        message = "is not a known field" if message == "unknown key" else message
+        sep = " " if message.startswith("is ") else ": "  # pydantic's own messages follow a colon
+        return ConfigError(f"{self.where(loc)}: field '{format_loc(loc)}'{sep}{message}")
+
+
+def _depth(data, loc: tuple) -> int:
+    """How many leading parts of ``loc`` exist in ``data``."""
+    for i, key in enumerate(loc):
+        if isinstance(data, dict) and key in data:
+            data = data[key]
+        elif isinstance(data, list) and isinstance(key, int) and key < len(data):
+            data = data[key]
+        else:
+            return i
+    return len(loc)
 
 
 def _merge(base: dict, override: dict) -> dict:
@@ -96,14 +120,16 @@ def _merge(base: dict, override: dict) -> dict:
     return out
 
 
-def resolve_function(spec: SuiteSpec, where: Path, attr: str = "process_docs"):
+def resolve_function(spec: SuiteSpec, where: Path | str, attr: str = "process_docs"):
     target = getattr(spec, attr)
     module_name, _, fn_name = target.partition(":")
     try:
-        module = importlib.import_module(f"suites.{module_name}")
-        return getattr(module, fn_name)
-    except (ImportError, AttributeError):
-        raise ConfigError(f"{where}: field '{attr}' names {target}, which is not a function in suites/") from None
+        fn = getattr(importlib.import_module(f"suites.{module_name}"), fn_name)
+        if callable(fn):
+            return fn
+    except (ImportError, AttributeError, ValueError, TypeError):
+        pass
+    raise ConfigError(f"{where}: field '{attr}' names {target}, which is not a function in suites/")
 
 
 def version_hash(files: list[Path], functions: list) -> str:

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from harness.errors import DataError
-from suites._data import read_jsonl, require, resolve_data_file
+from suites._data import read_jsonl, read_text, require, require_choices, require_index, require_text, resolve_data_file
 
 
 def _records(root: Path, spec):
@@ -20,12 +20,10 @@ def query_choices(root: Path, spec, options: dict) -> list[dict]:
     path, rows = _records(root, spec)
     docs = []
     for lineno, rec in rows:
-        choices = require(rec, "choices", path, lineno, list)
-        gold = require(rec, "gold", path, lineno, int)
-        if not 0 <= gold < len(choices):
-            raise DataError(path, lineno, f"field 'gold' is {gold}, outside the {len(choices)} choices")
-        docs.append({"id": f"L{lineno}", "query": require(rec, "query", path, lineno, str).strip(),
-                     "choices": [str(c) for c in choices], "gold": gold})
+        choices = require_choices(require(rec, "choices", path, lineno, list), "choices", path, lineno)
+        gold = require_index(rec, "gold", path, lineno, len(choices))
+        docs.append({"id": f"L{lineno}", "query": require_text(rec, "query", path, lineno).strip(),
+                     "choices": choices, "gold": gold})
     return docs
 
 
@@ -33,9 +31,9 @@ def hellaswag(root: Path, spec, options: dict) -> list[dict]:
     path, rows = _records(root, spec)
     docs = []
     for lineno, rec in rows:
-        endings = require(rec, "endings", path, lineno, list)
-        label = int(require(rec, "label", path, lineno))
-        docs.append({"id": f"L{lineno}", "ctx": _hellaswag_clean(require(rec, "ctx", path, lineno, str)),
+        endings = require_choices(require(rec, "endings", path, lineno, list), "endings", path, lineno)
+        label = require_index(rec, "label", path, lineno, len(endings))
+        docs.append({"id": f"L{lineno}", "ctx": _hellaswag_clean(require_text(rec, "ctx", path, lineno)),
                      "choices": [_hellaswag_clean(e) for e in endings], "gold": label})
     return docs
 
@@ -52,17 +50,18 @@ def winogrande(root: Path, spec, options: dict) -> list[dict]:
     path, rows = _records(root, spec)
     docs = []
     for lineno, rec in rows:
-        contexts = require(rec, "context_options", path, lineno, list)
-        docs.append({"id": f"L{lineno}", "contexts": [str(c) for c in contexts],
-                     "continuation": require(rec, "continuation", path, lineno, str),
-                     "choices": [str(c).rsplit(" ", 1)[-1] for c in contexts], "gold": int(require(rec, "gold", path, lineno))})
+        contexts = require_choices(require(rec, "context_options", path, lineno, list), "context_options", path, lineno)
+        docs.append({"id": f"L{lineno}", "contexts": contexts,
+                     "continuation": require_text(rec, "continuation", path, lineno),
+                     "choices": [c.rsplit(" ", 1)[-1] for c in contexts],
+                     "gold": require_index(rec, "gold", path, lineno, len(contexts))})
     return docs
 
 
 def lambada(root: Path, spec, options: dict) -> list[dict]:
     path, rows = _records(root, spec)
     return [{"id": f"L{lineno}", "context": require(rec, "context", path, lineno, str),
-             "target": require(rec, "continuation", path, lineno, str)} for lineno, rec in rows]
+             "target": require_text(rec, "continuation", path, lineno)} for lineno, rec in rows]
 
 
 _TITLE = re.compile(r"^ = [^=].*? = \s*$", flags=re.M)
@@ -73,7 +72,7 @@ def wikitext_documents(root: Path, spec, options: dict) -> list[dict]:
     from lm_eval.tasks.wikitext.preprocess_wikitext import wikitext_detokenizer
 
     path = resolve_data_file(root, spec.data.path, spec.name)
-    raw = path.read_text(encoding="utf-8").replace("\r\n", "\n")
+    raw = read_text(path).replace("\r\n", "\n")
     starts = [m.start() for m in _TITLE.finditer(raw)]
     if not starts:
         raise DataError(path, None, "no ' = Title = ' article headings found; is this WikiText raw text?")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import DataError, MedtuneError
-from suites._data import resolve_data_file
+from suites._data import read_lines, resolve_data_file
 
 TAG = re.compile(r"^(O|[BI]-\S+)$")
 
@@ -52,32 +52,30 @@ def read_conll(path: Path, columns: int = 2, labels: list[str] | None = None) ->
     allowed = set(labels) if labels is not None else None
     sentences, repairs = [], []
     words, tags, start = [], [], 0
-    with open(path, encoding="utf-8") as f:
-        for lineno, raw in enumerate(f, 1):
-            line = raw.rstrip("\r\n")
-            if not line.strip() or line.startswith("-DOCSTART-"):
-                if words:
-                    sentences.append(Sentence(start, words, tags))
-                words, tags = [], []
-                continue
-            cells = line.split("\t")
-            if len(cells) != columns:
-                raise DataError(path, lineno, f"expected {columns} tab-separated columns (token, tag), found {len(cells)}")
-            word, tag = cells[0], cells[-1].strip()
-            if not word.strip():
-                raise DataError(path, lineno, "empty token")
-            if not TAG.match(tag):
-                raise DataError(path, lineno, f"tag {tag!r} is not IOB2 (O, B-TYPE or I-TYPE)")
-            if allowed is not None and tag not in allowed and _repaired_b(tag) not in allowed:
-                raise DataError(path, lineno, f"unknown tag {tag!r} (labels: {', '.join(sorted(allowed))})")
-            if tag.startswith("I-") and (not tags or tags[-1][2:] != tag[2:]):
-                fixed = _repaired_b(tag)
-                repairs.append((lineno, tag, fixed))
-                tag = fixed
-            if not words:
-                start = lineno
-            words.append(word)
-            tags.append(tag)
+    for lineno, line in read_lines(path):
+        if not line.strip() or line.startswith("-DOCSTART-"):
+            if words:
+                sentences.append(Sentence(start, words, tags))
+            words, tags = [], []
+            continue
+        cells = line.split("\t")
+        if len(cells) != columns:
+            raise DataError(path, lineno, f"expected {columns} tab-separated columns (token, tag), found {len(cells)}")
+        word, tag = cells[0], cells[-1].strip()
+        if not word.strip():
+            raise DataError(path, lineno, "empty token")
+        if not TAG.match(tag):
+            raise DataError(path, lineno, f"tag {tag!r} is not IOB2 (O, B-TYPE or I-TYPE)")
+        if allowed is not None and tag not in allowed and _repaired_b(tag) not in allowed:
+            raise DataError(path, lineno, f"unknown tag {tag!r} (labels: {', '.join(sorted(allowed))})")
+        if tag.startswith("I-") and (not tags or tags[-1][2:] != tag[2:]):
+            fixed = _repaired_b(tag)
+            repairs.append((lineno, tag, fixed))
+            tag = fixed
+        if not words:
+            start = lineno
+        words.append(word)
+        tags.append(tag)
     if words:
         sentences.append(Sentence(start, words, tags))
     if not sentences:
@@ -101,7 +99,10 @@ def split_file(root: Path, spec, split: str) -> Path:
 
 def docs(root: Path, spec, options: dict) -> list[dict]:
     """One document per sentence: id (file:line), words, tags; repairs ride along on each doc."""
-    corpus = read_conll(split_file(root, spec, options.get("split", "eval")), columns=int(options.get("columns", 2)))
+    columns = options.get("columns", 2)
+    if isinstance(columns, bool) or not isinstance(columns, int) or columns < 2:
+        raise MedtuneError(f"suite {spec.name}: option 'columns' is {columns!r}, expected an integer >= 2 (token ... tag)")
+    corpus = read_conll(split_file(root, spec, options.get("split", "eval")), columns=columns)
     name = corpus.path.name
     repaired = {}
     for line, old, new in corpus.repairs:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from harness.errors import DataError
-from suites._data import read_csv, read_json, read_jsonl, require, resolve_data_file
+from harness.errors import DataError, MedtuneError
+from suites._data import (json_type, read_csv, read_json, read_json_object, read_jsonl, require, require_choices,
+                          require_text, resolve_data_file)
 
 LETTERS = "ABCDEFGHIJ"
 
@@ -19,27 +20,34 @@ def medqa(root: Path, spec, options: dict) -> list[dict]:
     path = resolve_data_file(root, spec.data.path, spec.name)
     docs = []
     for lineno, rec in read_jsonl(path):
-        question = require(rec, "question", path, lineno, str)
+        question = require_text(rec, "question", path, lineno)
         opts = require(rec, "options", path, lineno, dict)
         letters = sorted(opts)
         answer = require(rec, "answer_idx", path, lineno, str)
+        choices = [c.strip() for c in require_choices([opts[k] for k in letters], "options", path, lineno, names=letters)]
         if answer not in opts:
             raise DataError(path, lineno, f"field 'answer_idx' is {answer!r}, not one of the options {letters}")
-        docs.append({"id": f"L{lineno}", "question": question.strip(), "choices": [str(opts[k]).strip() for k in letters],
+        docs.append({"id": f"L{lineno}", "question": question.strip(), "choices": choices,
                      "gold": letters.index(answer), "meta": rec.get("meta_info")})
     return docs
 
 
 def medmcqa(root: Path, spec, options: dict) -> list[dict]:
     path = resolve_data_file(root, spec.data.path, spec.name)
-    keep_multi = bool(options.get("multi", False))
+    keep_multi = options.get("multi", False)
+    if not isinstance(keep_multi, bool):
+        raise MedtuneError(f"suite {spec.name}: option 'multi' is {keep_multi!r}, expected true or false")
     docs = []
     for lineno, rec in read_jsonl(path):
         choice_type = rec.get("choice_type", "single")
+        if choice_type not in ("single", "multi"):
+            raise DataError(path, lineno, f"field 'choice_type' is {choice_type!r}, expected single or multi")
         if choice_type == "multi" and not keep_multi:
             continue
-        question = require(rec, "question", path, lineno, str)
-        choices = [str(require(rec, k, path, lineno)).strip() for k in ("opa", "opb", "opc", "opd")]
+        question = require_text(rec, "question", path, lineno)
+        fields = ("opa", "opb", "opc", "opd")
+        choices = [c.strip() for c in require_choices([require(rec, k, path, lineno) for k in fields], "options", path,
+                                                      lineno, names=list(fields))]
         cop = require(rec, "cop", path, lineno, int)
         if not 1 <= cop <= 4:
             raise DataError(path, lineno, f"field 'cop' is {cop}, expected 1..4 (1-based correct option)")
@@ -55,27 +63,40 @@ def pubmedqa(root: Path, spec, options: dict) -> list[dict]:
     """PQA-L: the 500 official test ids (``split=eval``), or the other 500 (``split=train``)."""
     path = resolve_data_file(root, spec.data.path, spec.name)
     ids_path = resolve_data_file(root, spec.data.extra["test_ids"], spec.name)
-    records = read_json(path)
-    test_ids = set(read_json(ids_path))
+    test_ids = read_json(ids_path)  # published as {pmid: label}; a list of pmids is read too
+    if not isinstance(test_ids, (dict, list)) or not all(isinstance(i, str) for i in test_ids):
+        raise DataError(ids_path, None, f"expected a JSON object or list of pmids (strings), found {json_type(test_ids)}")
+    test_ids = set(test_ids)
     want_test = options.get("split", "eval") in ("eval", "fewshot", "test")
     docs = []
-    for pmid, rec in records.items():
+    for lineno, pmid, rec in read_json_object(path):
+        if not isinstance(rec, dict):
+            raise DataError(path, lineno, f"pmid {pmid}: expected a JSON object, found {json_type(rec)}")
+        decision = require(rec, "final_decision", path, lineno, str)
+        if decision not in PUBMEDQA_LABELS:
+            raise DataError(path, lineno, f"field 'final_decision' is {decision!r}, expected yes/no/maybe (pmid {pmid})")
+        question = require_text(rec, "QUESTION", path, lineno)
+        contexts = _contexts(require(rec, "CONTEXTS", path, lineno, (list, str)))
+        if contexts is None:
+            raise DataError(path, lineno, f"field 'CONTEXTS' is not a list of strings (pmid {pmid})")
         if (pmid in test_ids) != want_test:
             continue
-        where = f"{path} (pmid {pmid})"
-        for field in ("QUESTION", "CONTEXTS", "final_decision"):
-            if field not in rec:
-                raise DataError(where, None, f"field {field!r} is missing")
-        decision = rec["final_decision"]
-        if decision not in PUBMEDQA_LABELS:
-            raise DataError(where, None, f"field 'final_decision' is {decision!r}, expected yes/no/maybe")
-        contexts = rec["CONTEXTS"]
-        if isinstance(contexts, str):  # some mirrors store the list as its Python repr
-            contexts = ast.literal_eval(contexts)
-        docs.append({"id": pmid, "question": rec["QUESTION"].strip(), "abstract": " ".join(c.strip() for c in contexts),
+        docs.append({"id": pmid, "question": question.strip(), "abstract": " ".join(c.strip() for c in contexts),
                      "choices": list(PUBMEDQA_LABELS), "gold": PUBMEDQA_LABELS.index(decision),
                      "long_answer": rec.get("LONG_ANSWER", "")})
     return docs
+
+
+def _contexts(value):
+    """The abstract's sections; some mirrors store the list as its Python repr (a string)."""
+    if isinstance(value, str):
+        try:
+            value = ast.literal_eval(value)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return None
+    if isinstance(value, list) and all(isinstance(c, str) for c in value):
+        return value
+    return None
 
 
 MMLU_SUBJECTS = ["anatomy", "clinical_knowledge", "college_biology", "college_medicine", "medical_genetics",
@@ -88,12 +109,19 @@ def mmlu(root: Path, spec, options: dict) -> list[dict]:
     folder = spec.data.fewshot_path if split == "fewshot" else spec.data.path
     suffix = "dev" if split == "fewshot" else "test"
     subjects = options.get("subjects") or MMLU_SUBJECTS
+    if isinstance(subjects, str):  # --option subjects=anatomy,college_medicine
+        subjects = [s.strip() for s in subjects.split(",") if s.strip()]
+    if not isinstance(subjects, list) or not all(isinstance(s, str) for s in subjects):
+        raise MedtuneError(f"suite {spec.name}: option 'subjects' is {subjects!r}, expected a list of subject names")
     docs = []
     for subject in subjects:
         path = resolve_data_file(root, f"{folder}/{subject}_{suffix}.csv", spec.name)
         for lineno, row in read_csv(path, columns=6):
             question, *choices, answer = (cell.strip() for cell in row)
-            if answer not in LETTERS[:4]:
+            if not question:
+                raise DataError(path, lineno, "the question column is empty")
+            choices = require_choices(choices, "options", path, lineno, names=list(LETTERS[:4]))
+            if answer not in ("A", "B", "C", "D"):
                 raise DataError(path, lineno, f"answer column is {answer!r}, expected A-D")
             docs.append({"id": f"{subject}:{lineno}" if suffix == "test" else f"{subject}:dev:{lineno}", "question": question, "choices": choices,
                          "gold": LETTERS.index(answer), "group": subject, "subject": subject.replace("_", " ")})
