@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness import contract
+from harness.errors import MedtuneError
 from harness.results import Sample
 from suites._types.base import SuiteType
 
@@ -20,6 +21,12 @@ LETTERS = "ABCDEFGHIJ"
 
 class MultipleChoice(SuiteType):
     request_kinds = ("loglikelihood",)
+
+    def __init__(self, suite):
+        super().__init__(suite)
+        style = suite.options.get("choice_style", "text")
+        if style not in ("text", "letter"):
+            raise MedtuneError(f"suite {suite.name}: option 'choice_style' is {style!r}, expected text or letter")
 
     def continuations(self, doc: dict) -> list[str]:
         if "contexts" in doc:  # partial scoring: the same continuation after each context

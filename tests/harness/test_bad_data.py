@@ -204,6 +204,11 @@ def test_hellaswag_string_label_is_read(tmp_path):
     assert docs(tmp_path, "hellaswag")[0]["gold"] == 1
 
 
+def test_choice_style_option_must_be_text_or_letter():
+    with pytest.raises(MedtuneError, match=r"option 'choice_style' is 'letters', expected text or letter"):
+        load_suite("medqa_usmle", {"choice_style": "letters"})
+
+
 def test_ner_columns_option_must_be_an_integer(tmp_path):
     put(tmp_path, "ner/ncbi_disease/test.tsv", "fever\tB-Disease\n")
     with pytest.raises(MedtuneError, match=r"option 'columns' is 'x', expected an integer >= 2"):
