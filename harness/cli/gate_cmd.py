@@ -26,13 +26,18 @@ def gate_cmd(
     record: bool = typer.Option(True, "--record/--no-record", help="Store the decision in the DB (gate_runs)"),
     db: Optional[str] = DB_OPT,
 ):
-    """Judge CANDIDATE against a policy: minimum scores, paired-test drops vs BASELINE, forgetting, leakage."""
+    """Judge CANDIDATE against a policy: minimum scores, paired-test drops vs BASELINE, forgetting, leakage.
+
+    Exit code 0: every rule passed; 1: a rule failed; 2: bad input (policy file, variant, suite or metric
+    name, report path), with a one-line error and nothing written.
+    """
     from harness import settings
     from harness.gate import load_policy, record as record_gate, run_gate, write_outputs
-    from harness.gate.report import status_text
+    from harness.gate.report import check_outputs, status_text
     from harness.store import Store
 
     rules = load_policy(policy)
+    check_outputs(junit=junit, markdown=md)  # before any work: a bad --junit path must not cost a whole gate run
     store = Store(settings.db_path(db))
     report = run_gate(store, rules, candidate, baseline, policy_path=policy)
     write_outputs(report, junit, md)

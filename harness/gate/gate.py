@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from harness.errors import MedtuneError
+from harness.gate.catalog import suite_catalog
 from harness.gate.policy import Policy
 from harness.gate.rules import JUDGES, Context, RuleResult, check_names
 from harness.gate.sources import Sources
@@ -30,18 +31,6 @@ class GateReport:
         return not self.failed
 
 
-def _shipped_families() -> dict[str, str]:
-    from suites import list_suites, load_suite
-
-    out = {}
-    for name in list_suites():
-        try:
-            out[name] = load_suite(name).spec.family
-        except MedtuneError:  # a broken suite file is that suite's problem, not the gate's
-            continue
-    return out
-
-
 def run_gate(store: Store, policy: Policy, candidate: str, baseline: str | None = None,
              policy_path: str = "") -> GateReport:
     """Judge every rule; raise MedtuneError for bad input (unknown variant, suite, family; unpaired items)."""
@@ -50,7 +39,11 @@ def run_gate(store: Store, policy: Policy, candidate: str, baseline: str | None 
         if name is not None and sources.variant(name) is None:
             known = ", ".join(sources.variant_names()) or "none"
             raise MedtuneError(f"{role} variant {name!r} is not in {store.path} (known variants: {known})")
-    ctx = Context(policy, sources, candidate, baseline, {**_shipped_families(), **sources.suite_families()})
+    if baseline is not None and baseline == candidate:
+        raise MedtuneError(f"the baseline is the candidate itself ({candidate!r}): compare against another variant, "
+                           "e.g. its parent, or leave out --baseline")
+    suites = suite_catalog(sources)
+    ctx = Context(policy, sources, candidate, baseline, {n: s.family for n, s in suites.items()}, suites)
     check_names(ctx)
     results = []
     for rule in policy.rules:

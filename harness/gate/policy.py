@@ -1,4 +1,6 @@
-"""The gate policy: one validated YAML document (pydantic, unknown fields rejected).
+"""The gate policy: one validated YAML document (pydantic, unknown fields rejected; every threshold a
+finite number, never a boolean; read with the shared loader: duplicate keys, bad UTF-8 -> file:line).
+Suite, family and metric names are checked by the gate against the suites (``catalog.py``).
 
     significance: 0.05        # default alpha of the paired tests
     not_measured: fail        # what a rule counts as when its source table or run is absent: fail | pass
@@ -24,12 +26,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator,
+                      model_validator)
 
+from harness.config import YamlDoc, format_loc, load_yaml
 from harness.errors import ConfigError
 
 NotMeasured = Literal["fail", "pass"]
+#: every threshold: a finite number; ``.nan``/``.inf`` and booleans (``true`` is not 1.0) are refused
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
 
 class _Rule(BaseModel):
@@ -56,87 +61,93 @@ class _SuiteRule(_Rule):
 class MinScore(_SuiteRule):
     rule: Literal["min_score"]
     metric: str = "acc"
-    min: float
+    min: Number
     bound: Literal["value", "ci_low"] = Field("value", description="compare the score, or its 95% CI low")
 
 
 class MaxDrop(_SuiteRule):
     rule: Literal["max_drop"]
     metric: str = "acc"
-    max_drop: float = Field(0.0, ge=0, description="largest tolerated drop vs the baseline, in metric units")
-    significance: float | None = Field(None, gt=0, lt=1, description="alpha; default: the policy's")
+    max_drop: Number = Field(0.0, ge=0, description="largest tolerated drop vs the baseline, in metric units")
+    significance: Number | None = Field(None, gt=0, lt=1, description="alpha; default: the policy's")
     test: Literal["auto", "mcnemar", "paired_bootstrap"] = Field(
         "auto", description="auto: McNemar for 0/1 per-item scores (accuracy), paired bootstrap otherwise")
 
 
 class MaxForgettingIndex(_Rule):
     rule: Literal["max_forgetting_index"]
-    max: float
+    max: Number
     reference: Literal["baseline", "parent", "base"] = Field(
         "baseline", description="which forgetting_summary row: against the gate's baseline, or the parent/base")
 
 
 class MaxContamination(_SuiteRule):
     rule: Literal["max_contamination"]
-    max_ratio: float = Field(0.0, ge=0, le=1, description="largest share of contaminated items per suite")
+    max_ratio: Number = Field(0.0, ge=0, le=1, description="largest share of contaminated items per suite")
 
 
 class MaxCanaryExposure(_Rule):
     rule: Literal["max_canary_exposure"]
-    max: float = Field(description="largest tolerated exposure (bits) of any planted canary")
+    max: Number = Field(description="largest tolerated exposure (bits) of any planted canary")
 
 
 Rule = Annotated[Union[MinScore, MaxDrop, MaxForgettingIndex, MaxContamination, MaxCanaryExposure],
                  Field(discriminator="rule")]
-RULES = ["min_score", "max_drop", "max_forgetting_index", "max_contamination", "max_canary_exposure"]
+_RULE_MODELS = {m.model_fields["rule"].annotation.__args__[0]: m
+                for m in (MinScore, MaxDrop, MaxForgettingIndex, MaxContamination, MaxCanaryExposure)}
+RULES = list(_RULE_MODELS)
 
 
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: Literal[1] = 1
-    significance: float = Field(0.05, gt=0, lt=1)
+    significance: Number = Field(0.05, gt=0, lt=1)
     not_measured: NotMeasured = "fail"
     rules: list[Rule] = Field(min_length=1)
+    _doc: YamlDoc | None = PrivateAttr(None)  # the file it came from, for errors found later (unknown names)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _integer_version(cls, value):
+        if value != 1 or type(value) is not int:  # `true` and 1.0 equal 1 but are not a version
+            raise ValueError(f"the only policy version is 1, not {value!r}")
+        return value
+
+    def error(self, loc: tuple, message: str) -> ConfigError:
+        """An error about a field of this policy, at its file:line when it was read from a file."""
+        if self._doc is not None:
+            return self._doc.error(loc, message)
+        return ConfigError(f"policy {format_loc(loc)}: {message}")
 
 
 def load_policy(path: str | Path) -> Policy:
-    """Read and validate a policy; errors name the file, line and field."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: policy file not found")
-    text = path.read_text(encoding="utf-8")
+    """Read and validate a policy; errors name the file, line and field (shared YAML loader: duplicate
+    keys, invalid UTF-8, a folder or a missing file are refused with ``file:line``)."""
     try:
-        raw = yaml.safe_load(text)
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(f"{path}{f':{mark.line + 1}' if mark else ''}: invalid YAML") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a policy must be a mapping with a 'rules' list")
-    for i, rule in enumerate(raw.get("rules") or []):
-        kind = rule.get("rule") if isinstance(rule, dict) else None
-        if kind not in RULES:
-            where = _line(root, ("rules", i, "rule")) or _line(root, ("rules", i))
-            raise ConfigError(f"{path}{where}: rules[{i}].rule: unknown rule {kind!r} (known: {', '.join(RULES)})")
+        doc = load_yaml(path, "policy file")
+    except ConfigError as exc:
+        if "must be a YAML mapping" not in str(exc):
+            raise
+        raise ConfigError(f"{path}: a policy must be a mapping with a 'rules' list") from None
+    rules = doc.data.get("rules")
+    for i, rule in enumerate(rules if isinstance(rules, list) else []):
+        if not isinstance(rule, dict):
+            raise doc.error(("rules", i), f"a rule must be a mapping such as `- rule: min_score` "
+                                          f"(known rules: {', '.join(RULES)})")
+        kind = rule.get("rule")
+        if not isinstance(kind, str) or kind not in RULES:
+            raise doc.error(("rules", i, "rule"), f"unknown rule {kind!r} (known: {', '.join(RULES)})")
     try:
-        return Policy.model_validate(raw)
+        policy = Policy.model_validate(doc.data)
     except ValidationError as exc:
         err = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]  # a typo explains the rest
-        loc = tuple(p for p in err["loc"] if p not in RULES)  # drop the union tag pydantic inserts
-        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
-        raise ConfigError(f"{path}{_line(root, loc)}: {field or 'policy'}: {err['msg']}") from None
-
-
-def _line(node, loc: tuple) -> str:
-    """':N' for the YAML line of ``loc`` (as far down the path as it exists)."""
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            nxt = next((v for k, v in node.value if k.value == key), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            nxt = node.value[key]
-        else:
-            nxt = None
-        if nxt is None:
-            break
-        node = nxt
-    return f":{node.start_mark.line + 1}" if node is not None else ""
+        loc = err["loc"]
+        if loc[:1] == ("rules",) and len(loc) > 2 and loc[2] in RULES:  # drop the union tag pydantic inserts
+            loc = loc[:2] + loc[3:]
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            model = _RULE_MODELS[doc.data["rules"][loc[1]]["rule"]] if loc[0] == "rules" and len(loc) == 3 else Policy
+            message += f" (known keys: {', '.join(model.model_fields)})"
+        raise doc.error(loc, message) from None
+    policy._doc = doc
+    return policy

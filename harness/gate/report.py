@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from harness.errors import MedtuneError
 from harness.gate.gate import GateReport
 from harness.store import Store
 from harness.store.db import to_json
+
 
 def status_text(r) -> str:
     if r.status == "not_measured":
@@ -62,11 +66,64 @@ def markdown(report: GateReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+def check_outputs(**paths: str | Path | None) -> dict[str, Path]:
+    """Before the gate does any work: each report path (by flag, e.g. ``junit=...``) must be a file
+    name whose folder exists or can be created, and where a file can be created. Nothing is created.
+    Returns flag -> path for the paths given."""
+    out: dict[str, Path] = {}
+    for flag, value in paths.items():
+        if not value:
+            continue
+        path, opt = Path(value), f"--{flag}"
+        if path.is_dir():
+            example = path / {"junit": "gate.xml", "markdown": "gate.md"}.get(flag, "gate.txt")
+            raise MedtuneError(f"{opt} {path}: is a folder; give a file name, e.g. {example}")
+        if path.resolve() in {p.resolve() for p in out.values()}:
+            raise MedtuneError(f"{opt} {path}: the same file as another report; give each report its own file")
+        folder = path.parent
+        while not folder.exists() and folder != folder.parent:  # the nearest folder that exists
+            folder = folder.parent
+        if not folder.is_dir():
+            raise MedtuneError(f"{opt} {path}: {folder} is a file, not a folder")
+        try:  # the one honest test of "can a file be created here" (permissions, read-only or special file systems)
+            fd, probe = tempfile.mkstemp(dir=folder, prefix=".medtune-gate-", suffix=".probe")
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise MedtuneError(f"{opt} {path}: cannot create files in {folder} ({exc.strerror or exc})") from None
+        out[flag] = path
+    return out
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file in the same folder, renamed over ``path``: a reader (or a crash) never
+    sees half a report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_outputs(report: GateReport, junit: str | Path | None, md: str | Path | None) -> None:
-    for path, text in ((junit, junit_xml), (md, markdown)):
-        if path:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            Path(path).write_text(text(report), encoding="utf-8")
+    """Both reports are rendered first, then each written atomically; an OS error is one line."""
+    texts = [(Path(path), render(report)) for path, render in ((junit, junit_xml), (md, markdown)) if path]
+    for path, text in texts:
+        try:
+            write_atomic(path, text)
+        except OSError as exc:
+            raise MedtuneError(f"cannot write the gate report {path}: {exc.strerror or exc}") from None
 
 
 def record(store: Store, report: GateReport) -> None:

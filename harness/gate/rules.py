@@ -6,9 +6,9 @@ the command that would measure it; the policy decides whether that counts as a f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from harness.errors import ConfigError
+from harness.gate.catalog import SuiteInfo, unknown_metric
 from harness.gate.policy import (MaxCanaryExposure, MaxContamination, MaxDrop, MaxForgettingIndex, MinScore, Policy,
                                  _SuiteRule)
 from harness.gate.paired import paired_test
@@ -35,6 +35,7 @@ class Context:
     candidate: str
     baseline: str | None
     families: dict[str, str]   # suite -> family, shipped suites and the DB's
+    suites: dict[str, SuiteInfo] = field(default_factory=dict)  # suite -> family, type, declared/stored metrics
 
 
 def _result(rule, suite, status, observed=None, threshold=None, p=None, detail="") -> RuleResult:
@@ -44,18 +45,27 @@ def _result(rule, suite, status, observed=None, threshold=None, p=None, detail="
 
 
 def check_names(ctx: Context) -> None:
-    """Unknown suites or families in the policy are input errors, named, before anything is judged."""
-    known_families = set(ctx.families.values())
+    """Unknown suites, families or metrics in the policy are input errors, named, before anything is judged.
+
+    A metric typo would otherwise read as "not measured" (and pass under ``not_measured: pass``)."""
+    known_families = {f for f in ctx.families.values() if f}
     for i, rule in enumerate(ctx.policy.rules):
         if isinstance(rule, _SuiteRule):
             if rule.suite and rule.suite not in ctx.families:
-                raise ConfigError(f"policy rules[{i}] ({rule.rule}): unknown suite {rule.suite!r} "
-                                  f"(known: {', '.join(sorted(ctx.families))})")
+                raise ctx.policy.error(("rules", i, "suite"), f"unknown suite {rule.suite!r} "
+                                       f"(known: {', '.join(sorted(ctx.families))})")
             if rule.family and rule.family not in known_families:
-                raise ConfigError(f"policy rules[{i}] ({rule.rule}): unknown family {rule.family!r} "
-                                  f"(known: {', '.join(sorted(known_families))})")
+                raise ctx.policy.error(("rules", i, "family"), f"unknown family {rule.family!r} "
+                                       f"(known: {', '.join(sorted(known_families))})")
+        if isinstance(rule, (MinScore, MaxDrop)):
+            in_scope = [info for name, info in ctx.suites.items()
+                        if rule.suite == name or (not rule.suite and rule.family in (None, info.family))]
+            scope = f"suite {rule.suite}" if rule.suite else f"family {rule.family}" if rule.family else "any suite"
+            why = unknown_metric(rule.metric, scope, in_scope)
+            if why:
+                raise ctx.policy.error(("rules", i, "metric"), why)
         if isinstance(rule, MaxDrop) and ctx.baseline is None:
-            raise ConfigError(f"policy rules[{i}] (max_drop) compares against a baseline: pass --baseline")
+            raise ctx.policy.error(("rules", i), f"{rule.rule} compares against a baseline: pass --baseline")
 
 
 def _scope(rule: _SuiteRule, ctx: Context, available: list[str]) -> list[str]:

@@ -41,12 +41,19 @@ class Sources:
             return []
         return list(self.store.query("SELECT name FROM variants ORDER BY name")["name"])
 
-    def suite_families(self) -> dict[str, str]:
-        """suite -> family, for every suite the DB has seen."""
+    def suite_rows(self) -> list[tuple]:
+        """(name, family, type, spec JSON) of every suite version the DB has seen."""
         if not self.has("suites"):
-            return {}
-        df = self.store.query("SELECT DISTINCT name, family FROM suites")
-        return dict(zip(df["name"], df["family"]))
+            return []
+        df = self.store.query("SELECT name, family, type, spec FROM suites ORDER BY created_at")
+        return list(df.itertuples(index=False, name=None))
+
+    def stored_metrics(self) -> list[tuple[str, str]]:
+        """(suite, metric) for every metric any run stored."""
+        if not self.has("runs", "metrics"):
+            return []
+        df = self.store.query("SELECT DISTINCT r.suite, m.metric FROM runs r JOIN metrics m USING (run_id)")
+        return list(df.itertuples(index=False, name=None))
 
     def scored_suites(self, variant: str) -> list[str]:
         if not self.has("runs"):
