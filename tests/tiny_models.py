@@ -47,13 +47,15 @@ def _train_wordpiece(vocab_size: int = 400):
                                    sep_token="[SEP]", mask_token="[MASK]", model_max_length=128)
 
 
-def make_tiny_causal(path: Path, seed: int = 0) -> Path:
+def make_tiny_causal(path: Path, seed: int = 0, hidden_size: int = 32, intermediate_size: int = 64) -> Path:
+    """The tiny Llama; ``hidden_size=64, intermediate_size=128`` gives every Linear layer shapes that
+    bitsandbytes' 4-bit CPU kernels support (in_features % 64 == 0, out_features % 32 == 0)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     tok = _train_bpe()
     torch.manual_seed(seed)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=hidden_size, intermediate_size=intermediate_size, num_hidden_layers=2,
                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
                       bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, tie_word_embeddings=True)
     model = LlamaForCausalLM(cfg)

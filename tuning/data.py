@@ -124,8 +124,12 @@ def load_training_data(data, root: Path, seed: int) -> TrainingData:
 
 
 def split(examples: list[Example], eval_size: float, seed: int) -> tuple[list[Example], list[Example]]:
+    """Hold out ``eval_size`` (a fraction < 1, or a count) for validation; at least one of each."""
     n_eval = round(eval_size * len(examples)) if eval_size < 1 else int(eval_size)
-    n_eval = min(max(n_eval, 1), len(examples) - 1)
+    if n_eval >= len(examples):
+        raise ConfigError(f"data.eval_size {eval_size:g} holds out {n_eval} of the {len(examples)} records, leaving none "
+                          f"to train on: use a count below {len(examples)} or a fraction (e.g. 0.1)")
+    n_eval = max(n_eval, 1)
     order = list(range(len(examples)))
     random.Random(seed).shuffle(order)
     held = set(order[:n_eval])

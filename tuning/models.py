@@ -92,8 +92,7 @@ def linear_module_names(model) -> list[str]:
 
     kinds = [torch.nn.Linear, Conv1D]
     try:
-        import bitsandbytes as bnb
-
+        bnb = import_bitsandbytes()
         kinds += [bnb.nn.Linear4bit, bnb.nn.Linear8bitLt]
     except ImportError:
         pass
@@ -126,10 +125,41 @@ def add_lora(model, lora, new_token_ids: list[int], quantized: bool = False, gra
     return get_peft_model(model, config)
 
 
+def import_bitsandbytes():
+    """``bitsandbytes``, without its import-time warning about an optional CPU kernel package
+    (``kernels``, fetched from a hub) that a user can neither install offline nor needs."""
+    import logging
+
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+    import bitsandbytes
+
+    return bitsandbytes
+
+
+def keep_4bit_trainable(model) -> list[str]:
+    """Names of the model's 4-bit Linear layers, set up to train on CPU as on GPU.
+
+    bitsandbytes (0.50) repacks a Linear4bit's weight for its AVX512-BF16 CPU kernel the first time
+    the layer runs in eval mode without grad -- the Trainer's first validation pass. That kernel has no
+    autograd: training steps after it lose the gradient through every 4-bit layer (silently), and it
+    needs in_features divisible by the block size (64) and out_features by 32 (else a reshape error).
+    The repack is an inference speed-up; training turns it off and keeps bnb's ordinary 4-bit matmul.
+    Raises if nothing was quantised (QLoRA would be plain LoRA under another name)."""
+    bnb = import_bitsandbytes()
+    names = []
+    for name, module in model.named_modules():
+        if isinstance(module, bnb.nn.Linear4bit):
+            module.support_avx512bf16_for_cpu = False
+            names.append(name)
+    if not names:
+        raise ConfigError("method qlora: no Linear layer of the model was quantised to 4 bits; use method lora")
+    return names
+
+
 def check_bitsandbytes(device: str) -> None:
     """QLoRA needs bitsandbytes' nf4 kernels on this device: try one tiny 4-bit layer first."""
     try:
-        import bitsandbytes as bnb
+        bnb = import_bitsandbytes()
         import torch
 
         layer = bnb.nn.Linear4bit(64, 64, bias=False, quant_type="nf4", compute_dtype=torch.float32).to(device)

@@ -8,19 +8,29 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from harness.config import YamlDoc, format_loc, load_yaml, parse_pairs
 from harness.errors import ConfigError
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
 
+# transformers' SchedulerType values that run without ``lr_scheduler_kwargs`` (recipes pass none);
+# cosine_with_min_lr, cosine_warmup_with_min_lr and warmup_stable_decay need such kwargs.
+# tests/tuning/test_recipes.py checks this list against the installed transformers.
+SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
+              "inverse_sqrt", "reduce_lr_on_plateau", "greedy")
+Scheduler = Literal[SCHEDULERS]  # type: ignore[valid-type]
+DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # .inf / .nan are YAML floats: a learning rate of .inf trains with NaN losses, epochs of .inf never end
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Replay(_Strict):
@@ -74,20 +84,34 @@ class Data(_Strict):
 class Train(_Strict):
     lr: float = Field(5e-5, gt=0)
     warmup: float = Field(0.0, ge=0, description="warm-up: a fraction of the steps (<1) or a step count (>=1)")
-    scheduler: str = "linear"
+    scheduler: Scheduler = "linear"
     batch: int = Field(8, ge=1)
     grad_accum: int = Field(1, ge=1)
     epochs: float = Field(1.0, gt=0)
-    max_steps: int = Field(-1, description="stop after this many optimizer steps (-1: run the epochs)")
+    max_steps: int = Field(-1, ge=-1, description="stop after this many optimizer steps (-1: run the epochs)")
     seq_length: int = Field(256, ge=8)
     eval_every: int = Field(50, ge=1, description="steps between validation evaluations (and checkpoints)")
     log_every: int = Field(5, ge=1)
     patience: Optional[int] = Field(3, ge=1, description="early stopping: evals without improvement (null: off)")
-    weight_decay: float = 0.0
+    weight_decay: float = Field(0.0, ge=0)
     mlm_probability: float = Field(0.15, gt=0, lt=1)
     seed: int = 42
-    device: str = "auto"
+    device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps")
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"
+
+    @field_validator("max_steps")
+    @classmethod
+    def _steps(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("must be -1 (run the epochs) or at least 1, not 0")
+        return value
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if not DEVICE.fullmatch(value):
+            raise ValueError(f"{value!r} is not a device: expected auto, cpu, cuda, cuda:N or mps")
+        return value
 
 
 class Lora(_Strict):
@@ -170,30 +194,34 @@ def apply_overrides(raw: dict, overrides: dict[str, Any]) -> dict:
 
 
 def load_recipe(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> Recipe:
+    """Read (``harness.config.load_yaml``: UTF-8, duplicate keys and YAML syntax are ``file:line``
+    errors), apply ``--set`` overrides, validate. Errors name the file, the line and the field."""
     path = recipe_path(name_or_path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of recipe fields")
-    raw = apply_overrides(raw, overrides or {})
+    doc = load_yaml(path, "recipe")
+    overrides = overrides or {}
+    raw = apply_overrides(doc.data, overrides)
     try:
         return Recipe.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        if err["type"] == "extra_forbidden":
-            raise ConfigError(f"{path}: unknown key {field!r}") from None
-        raise ConfigError(f"{path}: field {field!r}: {err['msg']}") from None
+        err = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]  # a typo explains the rest
+        raise _field_error(doc, tuple(err["loc"]), err, overrides) from None
+
+
+def _field_error(doc: YamlDoc, loc: tuple, err: dict, overrides: dict) -> ConfigError:
+    """``recipe.yaml: unknown key 'train.lrate' (line 12)`` / ``recipe.yaml:12: field 'train.lr': message``;
+    a field that came from ``--set`` is named as such (its line in the file would mislead)."""
+    field = format_loc(loc) or "(top level)"
+    dotted = ".".join(str(p) for p in loc)
+    from_set = bool(dotted) and any(k == dotted or k.startswith(dotted + ".") or dotted.startswith(k + ".")
+                                    for k in overrides)
+    line = "" if from_set or not loc else doc.line(loc)
+    where = " (given with --set)" if from_set else (f" (line {line[1:]})" if line else "")
+    if err["type"] == "extra_forbidden":
+        return ConfigError(f"{doc.path}: unknown key {field!r}{where}")
+    msg = err["msg"].removeprefix("Value error, ")
+    return ConfigError(f"{doc.path}{line}: field {field!r}: {msg}{' (given with --set)' if from_set else ''}")
 
 
 def parse_sets(pairs: list[str] | None) -> dict[str, Any]:
-    """``--set train.lr=1e-4`` pairs; values parsed as YAML."""
-    out = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {pair!r}: expected key=value (dotted key, e.g. train.lr=1e-4)")
-        out[key.strip()] = yaml.safe_load(value)
-    return out
+    """``--set train.lr=1e-4`` pairs; values parsed as YAML scalars."""
+    return parse_pairs(pairs, "--set", "key=value (dotted key, e.g. train.lr=1e-4)")

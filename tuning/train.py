@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from harness.errors import ConfigError, MedtuneError
 from tuning import data as tdata
 
 CHECKPOINTS = "checkpoints"
+TRAINER_STATE = "trainer_state.json"
 
 
 @dataclass
@@ -146,10 +148,11 @@ def train(recipe, ctx: TuneContext, model, tokenizer, train_features, eval_featu
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
-    resume = ctx.resume and any((ctx.output / CHECKPOINTS).glob("checkpoint-*"))
-    first_step, tokens_before = _checkpoint_progress(ctx) if resume else (0, 0)
+    done = checkpoints(ctx.output / CHECKPOINTS) if ctx.resume else []
+    last = done[-1] if done else None
+    first_step, tokens_before = _checkpoint_progress(last) if last else (0, 0)
     _stamp_checkpoints(recipe, ctx)
-    trainer.train(resume_from_checkpoint=True if resume else None)
+    trainer.train(resume_from_checkpoint=str(last) if last else None)
     wall = time.perf_counter() - started
     state = trainer.state
     return TrainStats(
@@ -159,11 +162,42 @@ def train(recipe, ctx: TuneContext, model, tokenizer, train_features, eval_featu
         stopped_early=state.global_step < state.max_steps)
 
 
-def _checkpoint_progress(ctx: TuneContext) -> tuple[int, int]:
+def _checkpoint_progress(last: Path) -> tuple[int, int]:
     """Step and tokens seen of the checkpoint a resumed run starts from."""
-    last = max((ctx.output / CHECKPOINTS).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-    state = json.loads((last / "trainer_state.json").read_text())
+    state = json.loads((last / TRAINER_STATE).read_text())
     return int(state["global_step"]), int(state.get("num_input_tokens_seen") or 0)
+
+
+def _step(path: Path) -> int | None:
+    m = re.fullmatch(r"checkpoint-(\d+)", path.name)
+    return int(m.group(1)) if m and path.is_dir() else None
+
+
+def _complete(path: Path) -> bool:
+    """The Trainer writes ``trainer_state.json`` last: a checkpoint without it (or with it cut short)
+    was torn by a kill while saving."""
+    try:
+        return "global_step" in json.loads((path / TRAINER_STATE).read_text())
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def checkpoints(folder: Path) -> list[Path]:
+    """The complete checkpoints in ``folder``, oldest first."""
+    found = [p for p in folder.glob("checkpoint-*") if _step(p) is not None and _complete(p)]
+    return sorted(found, key=_step)
+
+
+def drop_torn_checkpoints(folder: Path, echo: Callable[[str], None]) -> None:
+    """Remove checkpoints a kill left half-written (they would block every resume), with one notice."""
+    torn = sorted((p for p in folder.glob("checkpoint-*") if _step(p) is not None and not _complete(p)), key=_step)
+    if not torn:
+        return
+    for path in torn:
+        shutil.rmtree(path)
+    good = checkpoints(folder)
+    echo(f"discarded incomplete {', '.join(p.name for p in torn)} (interrupted while saving: no complete {TRAINER_STATE}); "
+         + (f"resuming from {good[-1].name}" if good else "starting afresh"))
 
 
 def curves(history: list[dict]) -> list[dict]:
@@ -211,7 +245,8 @@ def prepare_output(recipe, ctx: TuneContext, force: bool, restart: bool) -> None
     stamp = ckpts / "recipe.json"
     if restart and ckpts.exists():
         shutil.rmtree(ckpts)
-    if any(ckpts.glob("checkpoint-*")):
+    drop_torn_checkpoints(ckpts, ctx.echo)
+    if checkpoints(ckpts):
         saved = json.loads(stamp.read_text()).get("hash") if stamp.exists() else None
         if saved != config_hash(recipe):
             raise ConfigError(f"{ckpts} holds checkpoints of a different config of {recipe.name!r}: "
@@ -231,10 +266,16 @@ def _stamp_checkpoints(recipe, ctx: TuneContext) -> None:
 
 
 def tune(recipe, ctx: TuneContext, force: bool = False, restart: bool = False) -> Outcome:
+    from transformers import set_seed
+
     from tuning.lineage import register
     from tuning.methods import get_method
 
+    check = getattr(ctx.store, "check", None)
+    if check is not None:  # a foreign DB file is refused now, not after the training it would not record
+        check()
     prepare_output(recipe, ctx, force, restart)
+    set_seed(recipe.train.seed)  # before any weights are created: LoRA adapters, fresh heads, resized embeddings
     outcome = get_method(recipe.method)(recipe, ctx)
     register(ctx.store, outcome)
     shutil.rmtree(ctx.output / CHECKPOINTS, ignore_errors=True)  # the variant is saved; checkpoints were for resuming

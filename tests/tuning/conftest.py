@@ -34,6 +34,14 @@ def tiny_data(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def tiny_causal_4bit(tmp_path_factory) -> Path:
+    """The tiny Llama at hidden 64 / intermediate 128: shapes bitsandbytes' 4-bit CPU kernels take."""
+    from tests.tiny_models import make_tiny_causal
+
+    return make_tiny_causal(tmp_path_factory.mktemp("models") / "tiny-llama-64", hidden_size=64, intermediate_size=128)
+
+
 @pytest.fixture()
 def tune_recipe(tmp_path, tiny_data):
     """tune_recipe(recipe, base, **overrides) -> Outcome; the run's DB is ``tmp_path/results.duckdb``."""
@@ -41,12 +49,12 @@ def tune_recipe(tmp_path, tiny_data):
     from tuning.recipe import load_recipe
     from tuning.train import TuneContext, tune
 
-    def run(recipe: str, base, callbacks=(), force=False, **sets):
+    def run(recipe: str, base, callbacks=(), force=False, echo=None, **sets):
         overrides = {**FAST, "base": str(base), **{k.replace("__", "."): v for k, v in sets.items()}}
         overrides.setdefault("output_dir", str(tmp_path / "variants" / overrides.get("name", recipe)))
         spec = load_recipe(recipe, overrides)
         ctx = TuneContext(store=Store(tmp_path / "results.duckdb"), data_root=tiny_data, output=spec.output_path(),
-                          callbacks=list(callbacks), show_progress=False, echo=lambda m: None)
+                          callbacks=list(callbacks), show_progress=False, echo=echo or (lambda m: None))
         return tune(spec, ctx, force=force)
 
     return run

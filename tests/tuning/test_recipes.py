@@ -50,3 +50,40 @@ def test_bad_values_name_the_field(sets, message):
 def test_unknown_recipe_lists_the_shipped_ones():
     with pytest.raises(ConfigError, match="demo_dapt_smollm2"):
         load_recipe("no_such_recipe")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("name: x\nmethod: dapt\ntrain:\n  lr: 1\n  lr: 2\n", r"bad\.yaml:5: invalid YAML \(duplicate key 'lr' \(first on line 4\)\)"),
+    ("name: x\nmethod: dapt\ntrain: [lr: 1\n", r"bad\.yaml:4: invalid YAML"),
+    ("name: x\nmethod: dapt\nbase: b\ndata:\n  files: [a.txt]\ntrain:\n  lr: .inf\n",
+     r"bad\.yaml:7: field 'train\.lr': Input should be a finite number$"),
+    ("name: x\nmethod: dapt\nbase: b\ndata:\n  files: [a.txt]\ntrain:\n  lrate: 1\n",
+     r"bad\.yaml: unknown key 'train\.lrate' \(line 7\)$"),
+])
+def test_recipe_file_errors_name_file_and_line(tmp_path, text, message):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_recipe(bad)
+
+
+def test_a_bad_set_value_is_named_as_given_with_set():
+    with pytest.raises(ConfigError, match=r"demo_dapt_smollm2\.yaml: field 'train\.max_steps': .* \(given with --set\)$"):
+        load_recipe("demo_dapt_smollm2", parse_sets(["train.max_steps=0"]))
+
+
+def test_accepted_schedulers_are_transformers_schedulers_that_need_no_kwargs():
+    import torch
+    from transformers import SchedulerType, get_scheduler
+
+    from tuning.recipe import SCHEDULERS
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    runs = []
+    for kind in SchedulerType:
+        try:
+            get_scheduler(kind.value, opt, num_warmup_steps=1, num_training_steps=10)
+            runs.append(kind.value)
+        except (TypeError, ValueError):  # needs lr_scheduler_kwargs, which recipes do not pass
+            pass
+    assert sorted(SCHEDULERS) == sorted(runs)

@@ -102,11 +102,12 @@ def test_encoder_gets_masked_lm_with_a_fresh_head(tmp_path, tiny_encoder, tune_r
 
 
 @pytest.mark.parametrize("method", ["lora", "qlora"])
-def test_adapter_on_a_dapt_variant_loads_by_name(tmp_path, tiny_causal, tune_recipe, method):
+def test_adapter_on_a_dapt_variant_loads_by_name(tmp_path, tiny_causal, tiny_causal_4bit, tune_recipe, method):
     from harness.models import resolve
     from harness.models.hf_load import load_tokenizer
 
-    tune_recipe("demo_dapt_smollm2", tiny_causal, **LM)
+    # QLoRA: a base whose Linear shapes bitsandbytes' CPU kernels take, so every projection is really 4-bit
+    tune_recipe("demo_dapt_smollm2", tiny_causal if method == "lora" else tiny_causal_4bit, **LM)
     out = tune_recipe("demo_lora_smollm2", "demo_dapt_smollm2", method=method, data__limit=16,
                       data__eval_size=4, train__seq_length=96, lora__target_modules=["q_proj", "v_proj"])
     cfg = json.loads((tmp_path / "variants" / "demo_lora_smollm2" / "adapter_config.json").read_text())
@@ -118,6 +119,8 @@ def test_adapter_on_a_dapt_variant_loads_by_name(tmp_path, tiny_causal, tune_rec
     roles = {f["role"] for f in out.lineage["data_files"]}
     assert roles == {"train", "eval", "excluded_ids"}
     assert not set(out.lineage["eval_ids"]) & {str(1000 + i) for i in range(8)}  # never the official test ids
+    if method == "qlora":  # 7 projections x 2 layers in nf4 (lm_head, tied to the embeddings, stays full)
+        assert out.lineage["quantised_layers"] == 14
 
 
 def test_lora_with_added_tokens_reloads_as_trained_through_the_harness(tmp_path, tiny_causal, tune_recipe, monkeypatch):

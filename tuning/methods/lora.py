@@ -30,6 +30,7 @@ def train_adapter(recipe, ctx, quantize: bool):
     # 2. the frozen parent (nf4 for QLoRA) with adapters on the named Linear modules
     tokenizer, added = models.load_tokenizer(parent, td.special_tokens)
     model = models.load_causal(parent, tokenizer, dtype, device, quantize=quantize, merge_adapter=False)
+    quantised = models.keep_4bit_trainable(model) if quantize else []
     if not quantize:
         model = model.to(device)
     complete_data(recipe, ctx, td, parent, model, tokenizer)  # self-rehearsal uses the parent before LoRA
@@ -47,4 +48,5 @@ def train_adapter(recipe, ctx, quantize: bool):
     return outcome(recipe, ctx, parent, "causal", td, stats,
                    {"objective": "causal_lm", "adapter": "qlora-nf4" if quantize else "lora",
                     "trainable_params": trainable, "total_params": total,
-                    "train_tokens_per_epoch": features.count_tokens(train_feats)})
+                    "train_tokens_per_epoch": features.count_tokens(train_feats),
+                    **({"quantised_layers": len(quantised)} if quantize else {})})

@@ -26,7 +26,7 @@ from harness.models.hf_encoder import LABELS_FILE, word_windows
 
 
 class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     eval_file: str | None = Field(None, description="CoNLL validation file (loss curve, early stopping); "
                                   "default: data.eval_size of the training sentences")
     eval_limit: int = Field(300, ge=1, description="validation sentences used (the loss is computed on CPU)")
