@@ -1,12 +1,16 @@
 """Run one suite against one backend: documents -> requests -> batched calls -> samples -> metrics.
 
 Work is done in chunks of documents. Each finished chunk's samples are appended to a partial
-file (``<cache>/partial/<run_key>.jsonl``), so an interrupted run resumes where it stopped; the
-DB receives the run only when it is complete, in one transaction (see ``harness.store.runs``).
+file (``<cache>/partial/<run_key>.jsonl``; the run key holds the data files' hash), so an
+interrupted run resumes where it stopped; the DB receives the run only when it is complete, in
+one transaction (see ``harness.store.runs``). Each line records a hash of its document's content:
+a partial file whose documents changed since is discarded, and a line cut by the interruption is
+cut off the file before new lines are appended.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections import defaultdict
@@ -70,30 +74,48 @@ def run_suite(suite, lm, docs: list[dict], partial_path: Path | None = None, chu
         new = score_docs(suite, lm, chunk, offset=start, progress=progress)
         samples.extend(new)
         if partial_path:
-            _append_partial(partial_path, new)
+            _append_partial(partial_path, new, chunk)
     metrics = suite.type.aggregate(samples, seed=seed)
     return SuiteRun(samples, metrics, time.perf_counter() - t0, resumed)
 
 
+DOC_HASH = "_doc_sha256"  # the key, in a partial file's line, of its document's content hash
+
+
+def doc_digest(doc: dict) -> str:
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def _read_partial(path: Path, docs: list[dict]) -> list[Sample]:
+    """The samples of an interrupted run, if they are of these very documents (else the file is dropped)."""
     if not path.exists():
         return []
-    samples = []
-    with open(path) as f:
+    samples, good_bytes = [], 0
+    with open(path, "rb") as f:
         for line in f:
             try:
-                samples.append(Sample(**json.loads(line)))
-            except (json.JSONDecodeError, TypeError):
-                break  # a line cut by the interruption: redo from there
-    expected = [str(d["id"]) for d in docs[: len(samples)]]
-    if [s.doc_id for s in samples] != expected:
-        return []  # documents changed since: start over
+                if not line.endswith(b"\n"):
+                    raise ValueError("cut line")
+                row = json.loads(line)
+                digest = row.pop(DOC_HASH)
+                sample = Sample(**row)
+            except (ValueError, TypeError, KeyError, AttributeError):
+                break  # a line cut by the interruption (or an older format): redo from there
+            i = len(samples)
+            if i >= len(docs) or sample.doc_id != str(docs[i]["id"]) or digest != doc_digest(docs[i]):
+                path.unlink(missing_ok=True)  # documents changed since: start over
+                return []
+            samples.append(sample)
+            good_bytes += len(line)
+    if good_bytes < path.stat().st_size:
+        with open(path, "r+b") as f:  # new lines go after the last whole one
+            f.truncate(good_bytes)
     return samples
 
 
-def _append_partial(path: Path, samples: list[Sample]) -> None:
+def _append_partial(path: Path, samples: list[Sample], docs: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as f:
-        for s in samples:
-            f.write(json.dumps(s.to_dict(), default=str) + "\n")
+        for s, doc in zip(samples, docs):
+            f.write(json.dumps({**s.to_dict(), DOC_HASH: doc_digest(doc)}, default=str) + "\n")
         f.flush()

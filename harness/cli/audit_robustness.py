@@ -45,24 +45,26 @@ def robustness_cmd(
     from harness.models import load, resolve
     from harness.robustness import check_supported, run_audit, save_audit
     from harness.robustness._perturbations import check_names
-    from harness.evaluate import partial_path
+    from harness.evaluate import check_settings, data_hash, partial_path
     from harness.store import Store
     from harness.store.runs import run_key
     from suites import load_suite
 
     if not 0 < threshold < 1:
         raise MedtuneError(f"--threshold {threshold}: expected a fraction between 0 and 1")
-    if batch_size != "auto" and not batch_size.isdigit():
-        raise MedtuneError(f"--batch-size {batch_size}: expected a positive integer or auto")
+    batch_size = check_settings(limit=limit, batch_size=batch_size, device=device, dtype=dtype)
     check_names(perturbation)
     store = Store(settings.db_path(db))
+    store.check()
     loaded = load_suite(suite, options=parse_options(option))
     check_supported(loaded)  # unsupported suite types fail here, before data or model load
-    docs = loaded.docs(settings.data_root(data_root), limit=limit)
+    root = settings.data_root(data_root)
+    docs = loaded.docs(root, limit=limit)
     ref = resolve(variant, store=store)
     lm = load(ref, device=device, dtype=dtype, batch_size=batch_size)
     # scored documents are kept here while the audit runs, so an interrupted audit resumes
-    key = run_key(ref.name, ref.location, loaded.name, loaded.version, {**loaded.settings(), "dtype": dtype}, "robustness")
+    key = run_key(ref.name, ref.location, loaded.name, loaded.version,
+                  {**loaded.settings(), "dtype": dtype, "data_sha256": data_hash(loaded, root)}, "robustness")
     partial = partial_path(f"robustness-{key}")
     with progress_bar() as bar:
         task = bar.add_task(f"{ref.name} · robustness {loaded.name}", total=None, rate="")

@@ -44,6 +44,9 @@ def dashboard_cmd(
         raise MedtuneError(f"no results database at {path}: run `medtune eval` first or pass --db")
     if not 0 < port < 65536:
         raise MedtuneError(f"--port {port}: expected 1-65535")
+    from harness.store import Store
+
+    Store(path).check()  # another tool's DuckDB file, or not a DuckDB file: refused here
     console.print(f"dashboard for [bold]{path}[/] at http://{address}:{port} (Ctrl+C to stop)")
     env = {**os.environ, "MEDTUNE_DB": str(path)}
     try:

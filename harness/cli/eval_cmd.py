@@ -42,12 +42,11 @@ def eval_cmd(
     from harness.models import resolve
     from harness.store import Store
 
-    if batch_size != "auto" and not batch_size.isdigit():
-        raise MedtuneError(f"--batch-size {batch_size}: expected a positive integer or auto")
     store = Store(settings.db_path(db))
     req = EvalRequest(variant=variant, suites=suite, data_root=settings.data_root(data_root), store=store, limit=limit,
                       num_fewshot=num_fewshot, seed=seed, options=parse_options(option), engine=engine, device=device,
                       dtype=dtype, batch_size=batch_size, force=force, name=name, trust_remote_code=trust_remote_code)
+    store.check()  # settings above, the DB here: both refused before a model is loaded
     ref = resolve(variant, store=store, trust_remote_code=trust_remote_code, name=name)
     planned = plan(req, ref)
     with progress_bar() as bar:
@@ -65,6 +64,11 @@ def eval_cmd(
     from harness.store.runs import results_table
 
     print_results(results_table(store, variants=[ref.name], suites=[p.suite.name for p in planned]))
+
+
+def check_format(fmt: str, allowed: tuple[str, ...]) -> None:
+    if fmt not in allowed:
+        raise MedtuneError(f"--format {fmt}: expected {', '.join(allowed[:-1])} or {allowed[-1]}")
 
 
 def print_results(df, fmt: str = "table") -> None:
@@ -97,12 +101,13 @@ def results_cmd(
     from harness.store import Store
     from harness.store.runs import results_table
 
-    if fmt not in ("table", "json", "csv"):
-        raise MedtuneError(f"--format {fmt}: expected table, json or csv")
-    df = results_table(Store(settings.db_path(db)), variants=variant or None, suites=suite or None)
+    check_format(fmt, ("table", "json", "csv"))
+    store = Store(settings.db_path(db))
+    store.check()
+    df = results_table(store, variants=variant or None, suites=suite or None)
     extra = _extra_result_columns()
     for hook in extra:
-        df = hook(df, Store(settings.db_path(db)))
+        df = hook(df, store)
     print_results(df, fmt)
 
 
@@ -122,6 +127,7 @@ def suites_cmd(fmt: str = typer.Option("table", "--format", "-f", help="table | 
     """The shipped suites, with family, type, size of data and version hash."""
     from suites import list_suites, load_suite
 
+    check_format(fmt, ("table", "json"))
     rows = []
     for name in list_suites():
         s = load_suite(name)

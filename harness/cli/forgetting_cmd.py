@@ -31,15 +31,24 @@ def forgetting_cmd(
     from harness import settings
     from harness.forgetting.measure import measure
     from harness.forgetting.report import print_result
+    from harness.errors import MedtuneError
+    from harness.evaluate import check_settings
     from harness.store import Store
 
-    limits = {k: int(v) for k, v in parse_options(suite_limit).items()}
+    limits = parse_options(suite_limit)
+    for name, value in limits.items():
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise MedtuneError(f"--suite-limit {name}={value}: expected an integer >= 1")
+        check_settings(limit=value)
+    check_settings(limit=limit, batch_size=batch_size, device=device, dtype=dtype)
+    store = Store(settings.db_path(db))
+    store.check()
     with progress_bar() as bar:
         def progress(label, total):
             task = bar.add_task(label, total=total, rate="")
             return lambda n: bar.advance(task, n)
 
-        result = measure(Store(settings.db_path(db)), variant, settings.data_root(data_root), suites=suite or None,
+        result = measure(store, variant, settings.data_root(data_root), suites=suite or None,
                          limit=limit, suite_limits=limits, run_missing=not no_run, device=device, dtype=dtype,
                          batch_size=batch_size, progress=progress)
     print_result(result, console)

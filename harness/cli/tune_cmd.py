@@ -32,7 +32,9 @@ def tune_cmd(
     from tuning.train import TuneContext, tune
 
     spec = load_recipe(recipe, parse_sets(set_))
-    ctx = TuneContext(store=Store(settings.db_path(db)), data_root=settings.data_root(data_root),
+    store = Store(settings.db_path(db))
+    store.check()  # a foreign DB file is refused before training, and never written to
+    ctx = TuneContext(store=store, data_root=settings.data_root(data_root),
                       output=spec.output_path(), echo=lambda m: console.print(f"[dim]{m}[/]"))
     console.print(f"[bold]{spec.name}[/]: {spec.method} on {spec.base} -> {ctx.output}")
     out = tune(spec, ctx, force=force, restart=restart)

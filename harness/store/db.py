@@ -9,6 +9,9 @@ ever holds a connection for longer than one short transaction:
 - the long work (scoring, training) happens with no connection open; its rows are collected
   in memory and written in one transaction at the end (atomic: all rows or none);
 - a lock error from a non-cooperating process is retried with back-off for ``timeout_s``.
+
+A file that is not a medtune results DB (another tool's DuckDB file, or not DuckDB at all) is
+refused on the first connection, read or write, before anything is written to it (``check``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import fcntl
 import json
 import re
 import time
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterator
@@ -41,6 +45,48 @@ def _migrations() -> list[tuple[int, str, str]]:
 SCHEMA_VERSION = max(v for v, _, _ in _migrations())
 
 
+@lru_cache(maxsize=1)
+def _medtune_columns() -> dict[str, set[str]]:
+    """Every medtune table and its columns, from the migrations run in memory."""
+    con = duckdb.connect(":memory:")
+    try:
+        for _, _, sql in _migrations():
+            for statement in _split_sql(sql):
+                con.execute(statement)
+        out: dict[str, set[str]] = {}
+        for table, column in con.execute("SELECT table_name, column_name FROM information_schema.columns").fetchall():
+            out.setdefault(table, set()).add(column)
+        return out
+    finally:
+        con.close()
+
+
+def _foreign_reason(con: duckdb.DuckDBPyConnection) -> str | None:
+    """Why the open file is not a medtune results DB, or None when it is one (or is empty)."""
+    columns: dict[str, set[str]] = {}
+    for table, column in con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_catalog = current_database()").fetchall():
+        columns.setdefault(table, set()).add(column)
+    if not columns:
+        return None  # a new, empty file: medtune creates its schema there
+    names = ", ".join(sorted(columns)[:6]) + (", ..." if len(columns) > 6 else "")
+    if "schema_version" in columns:
+        if columns["schema_version"] != {"version", "name", "applied_at"}:
+            return f"it has tables {names}, but its schema_version is not medtune's"
+        known = {v: n for v, n, _ in _migrations()}
+        rows = con.execute("SELECT version, name FROM schema_version").fetchall()
+        if any(v in known and n != known[v] for v, n in rows) or (len(columns) > 1 and (1, "core") not in rows):
+            return f"it has tables {names}, but its schema_version is not medtune's"
+        return None
+    # no schema_version: accept only a medtune DB from before it (core tables with medtune's columns)
+    ours = _medtune_columns()
+    strange = sorted(t for t, cols in columns.items() if t not in ours or not cols <= ours[t])
+    if strange:
+        return f"it has tables {names} but no schema_version"
+    return None
+
+
 def _is_lock_error(exc: Exception) -> bool:
     text = str(exc).lower()
     return "lock" in text or "conflicting" in text or "being used" in text
@@ -53,6 +99,22 @@ class Store:
         self.path = Path(path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.timeout_s = timeout_s
+        self._checked = False
+
+    def check(self) -> None:
+        """Refuse, before any work, a file that is not a medtune results DB; never writes.
+
+        A missing file is fine (it is created on the first write). Commands call this at start-up,
+        before loading a model or training; every connection runs the same check once anyway.
+        """
+        if self._checked or not self.path.exists():
+            return
+        with open(self.lock_path, "a+") as lockf:
+            fcntl.flock(lockf, fcntl.LOCK_SH)
+            try:
+                self._verify()
+            finally:
+                fcntl.flock(lockf, fcntl.LOCK_UN)
 
     # -- connections ---------------------------------------------------------------------
     @contextlib.contextmanager
@@ -64,6 +126,8 @@ class Store:
         with open(self.lock_path, "a+") as lockf:
             fcntl.flock(lockf, fcntl.LOCK_EX if write else fcntl.LOCK_SH)
             try:
+                if not self._checked:
+                    self._verify()
                 con = self._open(write)
                 try:
                     if write:
@@ -82,6 +146,18 @@ class Store:
             finally:
                 fcntl.flock(lockf, fcntl.LOCK_UN)
 
+    def _verify(self) -> None:
+        """Read-only look at an existing file (under the caller's lock): refuse a foreign one."""
+        if self.path.exists():
+            con = self._open(write=False)
+            try:
+                reason = _foreign_reason(con)
+            finally:
+                con.close()
+            if reason:
+                raise MedtuneError(f"{self.path} is not a medtune results DB ({reason}); pass --db to another file")
+        self._checked = True
+
     def _open(self, write: bool) -> duckdb.DuckDBPyConnection:
         deadline = time.monotonic() + self.timeout_s
         delay = 0.05
@@ -89,6 +165,9 @@ class Store:
             try:
                 return duckdb.connect(str(self.path), read_only=not write)
             except duckdb.Error as exc:  # a non-cooperating process holds the file
+                if "not a valid duckdb" in str(exc).lower():
+                    raise MedtuneError(f"{self.path} is not a medtune results DB (it is not a DuckDB file); "
+                                       "pass --db to another file") from None
                 if not _is_lock_error(exc) or time.monotonic() > deadline:
                     raise MedtuneError(f"cannot open {self.path}: {exc}") from exc
                 time.sleep(delay)

@@ -55,13 +55,15 @@ def machine() -> dict:
     return info
 
 
-def find_run(store: Store, key: str) -> dict | None:
+def find_run(store: Store, key: str, since: datetime | None = None) -> dict | None:
+    """The latest run with this key (finished at or after ``since``, if given)."""
     if not store.path.exists():
         return None
     with store.connect() as con:
         if not _has_table(con, "runs"):
             return None
-        cur = con.execute("SELECT run_id, finished_at FROM runs WHERE run_key = ? ORDER BY finished_at DESC LIMIT 1", [key])
+        cur = con.execute("SELECT run_id, finished_at FROM runs WHERE run_key = ? AND (? IS NULL OR finished_at >= ?) "
+                          "ORDER BY finished_at DESC LIMIT 1", [key, since, since])
         row = cur.fetchone()
         return {"run_id": row[0], "finished_at": row[1]} if row else None
 
@@ -69,6 +71,20 @@ def find_run(store: Store, key: str) -> dict | None:
 def write_run(store: Store, *, key: str, variant: str, model_info, suite, engine: str, settings: dict,
               samples, metrics, started_at: datetime, duration_s: float) -> str:
     """All of a run's rows in one transaction: a reader never sees half a run."""
+    return write_run_once(store, key=key, variant=variant, model_info=model_info, suite=suite, engine=engine,
+                          settings=settings, samples=samples, metrics=metrics, started_at=started_at,
+                          duration_s=duration_s, reuse_since=None)[0]
+
+
+def write_run_once(store: Store, *, key: str, variant: str, model_info, suite, engine: str, settings: dict,
+                   samples, metrics, started_at: datetime, duration_s: float,
+                   reuse_since: datetime | None) -> tuple[str, bool]:
+    """Like ``write_run``, but if a run with the same key finished at or after ``reuse_since`` (an
+    identical eval that ran concurrently), nothing is written and that run is returned instead.
+
+    The check happens inside the write transaction, under the store's exclusive lock, so two
+    identical evals never both insert. Returns ``(run_id, written)``.
+    """
     run_id = uuid.uuid4().hex[:16]
     finished = datetime.now(timezone.utc).replace(tzinfo=None)
     sample_df = pd.DataFrame({
@@ -83,6 +99,11 @@ def write_run(store: Store, *, key: str, variant: str, model_info, suite, engine
         "record": [to_json(s.record) for s in samples],
     })
     with store.connect(write=True) as con:
+        if reuse_since is not None:
+            row = con.execute("SELECT run_id FROM runs WHERE run_key = ? AND finished_at >= ? "
+                              "ORDER BY finished_at DESC LIMIT 1", [key, reuse_since]).fetchone()
+            if row is not None:
+                return row[0], False
         ensure_variant(store, con, variant, model_info.path, model_info.kind)
         con.execute("INSERT OR IGNORE INTO suites (name, version_hash, family, type, spec) VALUES (?, ?, ?, ?, ?)",
                     [suite.name, suite.version, suite.spec.family, suite.spec.type, to_json(suite.spec.model_dump())])
@@ -97,7 +118,7 @@ def write_run(store: Store, *, key: str, variant: str, model_info, suite, engine
         con.register("sample_df", sample_df)
         con.execute("INSERT INTO samples SELECT * FROM sample_df")
         con.unregister("sample_df")
-    return run_id
+    return run_id, True
 
 
 def _text(value) -> str | None:

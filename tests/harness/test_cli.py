@@ -58,7 +58,8 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(capsys, tiny_causal, d
 
 def test_malformed_data_line_is_named_and_nothing_written(capsys, tiny_causal, tmp_path, db):
     (tmp_path / "medqa_usmle").mkdir()
-    (tmp_path / "medqa_usmle/test.jsonl").write_text('{"question": "q", "options": {"A": "a"}, "answer_idx": "A"}\n{oops\n')
+    (tmp_path / "medqa_usmle/test.jsonl").write_text(
+        '{"question": "q", "options": {"A": "a", "B": "b", "C": "c", "D": "d"}, "answer_idx": "A"}\n{oops\n')
     code, _, err = run_cli(capsys, "eval", "--variant", str(tiny_causal), "--suite", "medqa_usmle", "--db", str(db),
                            "--data-root", str(tmp_path))
     assert code == 2 and "test.jsonl:2: malformed JSON" in err and not db.exists()
@@ -93,3 +94,42 @@ def test_two_eval_processes_and_a_reader_at_once(tiny_causal, data_root, tmp_pat
     assert reader.returncode == 0
     counts = Store(db).query("SELECT suite, count(*) AS n FROM runs JOIN samples USING (run_id) GROUP BY suite")
     assert dict(zip(counts.suite, counts.n)) == {"medqa_usmle": 4, "pubmedqa_noabstract": 4}
+
+
+def _flock_waiters(path) -> int:
+    """Processes blocked on a flock of ``path`` (Linux /proc/locks lines marked '->')."""
+    ino = os.stat(path).st_ino
+    with open("/proc/locks") as f:
+        return sum(1 for line in f if "->" in line and line.split()[-3].endswith(f":{ino}"))
+
+
+def test_two_identical_evals_at_once_write_one_run(tiny_causal, tmp_path):
+    """Both plan before either writes (the DB lock is held until both wait on it); one computes, one reuses."""
+    import fcntl
+    import time
+
+    db = tmp_path / "shared.duckdb"
+    root = tmp_path / "data"
+    (root / "medqa_usmle").mkdir(parents=True)
+    item = {"question": "Which drug?", "options": {"A": "aspirin", "B": "heparin"}, "answer_idx": "A"}
+    (root / "medqa_usmle/test.jsonl").write_text((json.dumps(item) + "\n") * 2)
+    store = Store(db)
+    store.init()
+    env = dict(os.environ, MEDTUNE_DATA=str(root), MEDTUNE_DB=str(db))
+    cmd = [sys.executable, "-c", "from harness.cli import main; main()", "eval", "--variant", str(tiny_causal),
+           "--suite", "medqa_usmle"]
+    with open(store.lock_path, "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(2)]
+        deadline = time.time() + 120
+        while _flock_waiters(store.lock_path) < 2 and time.time() < deadline and all(p.poll() is None for p in procs):
+            time.sleep(0.1)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    outs = []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err[-2000:]
+        outs.append(out)
+    assert _n_runs(db) == 1
+    assert sum("cached (written by a concurrent run)" in o for o in outs) == 1, outs

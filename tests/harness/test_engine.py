@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -76,3 +78,49 @@ def test_interrupted_run_resumes_from_the_partial_file(lm, data_root, tmp_path):
     fresh = run_suite(suite, lm, docs)
     np.testing.assert_allclose([s.record["loglikelihoods"] for s in resumed.samples],
                                [s.record["loglikelihoods"] for s in fresh.samples], rtol=1e-6)
+
+
+class _StopAfter:
+    """A backend that raises KeyboardInterrupt after ``n`` batched calls (as Ctrl+C / kill would)."""
+
+    def __init__(self, inner, n):
+        self.inner, self.n, self.info, self.calls = inner, n, inner.info, []
+
+    def supports(self, kind):
+        return self.inner.supports(kind)
+
+    def loglikelihood(self, reqs, progress=None):
+        self.calls.append(len(reqs))
+        if len(self.calls) > self.n:
+            raise KeyboardInterrupt
+        return self.inner.loglikelihood(reqs)
+
+
+def test_a_partial_file_of_changed_documents_is_discarded(lm, data_root, tmp_path):
+    suite = load_suite("pubmedqa_noabstract")
+    docs = suite.docs(data_root, limit=8)
+    partial = tmp_path / "partial.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        run_suite(suite, _StopAfter(lm, 1), docs, partial_path=partial, chunk_size=4)
+    changed = [dict(d) for d in docs]
+    changed[2]["gold"] = (changed[2]["gold"] + 1) % len(changed[2]["choices"])  # same ids, an edited answer
+    again = _StopAfter(lm, 99)
+    result = run_suite(suite, again, changed, partial_path=partial, chunk_size=4)
+    assert result.resumed == 0 and again.calls == [12, 12]
+    assert [s.target for s in result.samples] == [d["gold"] for d in changed]
+    assert len(partial.read_text().splitlines()) == 8  # no stale line left before the new ones
+
+
+def test_a_line_cut_by_a_kill_is_cut_off_before_resuming(lm, data_root, tmp_path):
+    suite = load_suite("pubmedqa_noabstract")
+    docs = suite.docs(data_root, limit=8)
+    partial = tmp_path / "partial.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        run_suite(suite, _StopAfter(lm, 1), docs, partial_path=partial, chunk_size=4)
+    with open(partial, "a") as f:
+        f.write('{"doc_id": "half a li')  # kill -9 in the middle of a write
+    again = _StopAfter(lm, 99)
+    result = run_suite(suite, again, docs, partial_path=partial, chunk_size=4)
+    assert result.resumed == 4 and again.calls == [12]
+    lines = partial.read_text().splitlines()
+    assert len(lines) == 8 and all(json.loads(line)["doc_id"] for line in lines)
