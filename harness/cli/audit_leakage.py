@@ -39,9 +39,12 @@ def leakage_cmd(
     from harness import settings as hs
     from harness.leakage.audit import Settings, run_audit
     from harness.leakage.report import render, write
+    from harness.models.hf_load import check_device
     from harness.store import Store
 
+    check_device(device)
     store = Store(hs.db_path(db))
+    store.check()
     opts = Settings(n=n, threshold=threshold, min_overlap=min_overlap, suites=suite or None, corpus=list(corpus or []),
                     splits=splits, model=model, mia_limit=mia_limit, k=k, max_tokens=max_tokens, candidates=candidates,
                     members=members, nonmembers=nonmembers, device=device, seed=seed)
