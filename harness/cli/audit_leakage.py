@@ -20,7 +20,14 @@ def leakage_cmd(
     min_overlap: float = typer.Option(0.0, "--min-overlap", min=0.0, max=1.0,
                                       help="n-gram share above which an item is contaminated (0: any n-gram)"),
     suite: Optional[list[str]] = typer.Option(None, "--suite", "-s", help="Only these suites (default: all)"),
-    corpus: Optional[list[str]] = typer.Option(None, "--corpus", help="Also check this text file (one document a line)"),
+    corpus: Optional[list[str]] = typer.Option(
+        None, "--corpus", help="Also check this training text: a file, folder or glob of .txt (a document a line), "
+        ".jsonl or .parquet, plain, .gz or .zst; streamed (repeatable)"),
+    text_field: str = typer.Option("text", "--text-field", help="The text field of --corpus JSON Lines / Parquet"),
+    engine: str = typer.Option("local", "--engine", help="local | dask: scan --corpus files as tasks on a dask cluster"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask scheduler address (tcp://host:8786); "
+                                            "default: a local cluster"),
+    workers: int = typer.Option(2, "--workers", min=1, help="Workers of the local dask cluster"),
     splits: bool = typer.Option(True, "--splits/--no-splits", help="Overlap between each suite's own splits"),
     model: bool = typer.Option(True, "--model/--no-model", help="Membership inference and canaries (loads the variant)"),
     mia_limit: int = typer.Option(200, "--mia-limit", min=2, help="Member and non-member texts scored, each"),
@@ -47,7 +54,8 @@ def leakage_cmd(
     store.check()
     opts = Settings(n=n, threshold=threshold, min_overlap=min_overlap, suites=suite or None, corpus=list(corpus or []),
                     splits=splits, model=model, mia_limit=mia_limit, k=k, max_tokens=max_tokens, candidates=candidates,
-                    members=members, nonmembers=nonmembers, device=device, seed=seed)
+                    members=members, nonmembers=nonmembers, device=device, seed=seed, text_field=text_field,
+                    engine=engine, scheduler=scheduler, workers=workers)
     with progress_bar() as bar:
         def task(label, total):
             for t in bar.tasks:  # a new stage starts: the earlier ones are done (an open-ended bar stops its clock)

@@ -34,7 +34,11 @@ class Settings:
     num_perm: int = 64
     min_overlap: float = 0.0      # n-gram share above which an item is contaminated (0: any n-gram)
     suites: list[str] | None = None
-    corpus: list[str] = field(default_factory=list)  # extra training text files to check
+    corpus: list[str] = field(default_factory=list)  # extra training text: files, folders, globs (harness.corpus)
+    text_field: str = "text"      # the text of a JSON Lines record / Parquet row in --corpus
+    engine: str = "local"         # local | dask (map tasks over --corpus files)
+    scheduler: str | None = None  # dask scheduler address (tcp://host:8786); none: a local cluster
+    workers: int = 2              # workers of that local cluster
     splits: bool = True
     model: bool = True            # membership inference and canaries (loads the variant)
     mia_limit: int = 200          # texts per side
@@ -72,9 +76,11 @@ def run_audit(store, variant: str, data_root: Path, settings: Settings, task: Ta
     sources = lin.training_sources(chain)
     if sources or not (settings.corpus or settings.members):  # given texts stand in for a missing record
         lin.require_sources(variant, chain, sources)
-    for path in settings.corpus:
-        if not Path(path).is_file():
-            raise MedtuneError(f"--corpus {path} cannot be read: no such file")
+    from harness import corpus as corpus_reader
+
+    corpus_reader.expand(settings.corpus)  # every --corpus names some file: fail before any work
+    if settings.engine not in ("local", "dask"):
+        raise MedtuneError(f"--engine {settings.engine!r}: use local or dask")
     audit = Audit(uuid.uuid4().hex[:16], variant, asdict(settings))
     audit.settings["data_files"] = [{"path": s.path, "role": s.role, "variant": s.variant, "sha256": s.sha256}
                                     for s in sources]
@@ -82,10 +88,13 @@ def run_audit(store, variant: str, data_root: Path, settings: Settings, task: Ta
     unverifiable = [s.label for s in sources if s.path == "self"]
 
     items, skipped = suite_items(data_root, settings.suites)
-    docs = itertools.chain(*(lin.documents(s) for s in sources), *(read_documents(p) for p in settings.corpus))
+    docs = itertools.chain(*(lin.documents(s) for s in sources))
     audit.items, stats = contamination(items, docs, n=settings.n, threshold=settings.threshold, shingle=settings.shingle,
                                        num_perm=settings.num_perm, min_overlap=settings.min_overlap,
-                                       progress=task("contamination: training documents", None))
+                                       progress=task("contamination: training documents", None),
+                                       corpus_specs=settings.corpus, text_field=settings.text_field,
+                                       engine=settings.engine, scheduler=settings.scheduler, workers=settings.workers)
+    evidence = {f"{r['suite']}:{r['doc_id']}": r.pop("evidence") for r in audit.items}
     audit.clean_metrics = clean_metrics(store, variant, audit.items, seed=settings.seed)
     if settings.splits:
         audit.split_overlap = split_overlap(data_root, settings.suites, settings.threshold, settings.shingle,
@@ -94,6 +103,8 @@ def run_audit(store, variant: str, data_root: Path, settings: Settings, task: Ta
     if settings.model:
         notes += _model_checks(audit, store, variant, chain, sources, settings, task)
     audit.summary = _summary(audit, stats, skipped, changed, unverifiable, notes)
+    # each flagged item's evidence (matched spans with their source document:line, near duplicates)
+    audit.summary["evidence"] = {k: v for k, v in evidence.items() if v}
     return audit
 
 

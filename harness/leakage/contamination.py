@@ -10,7 +10,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from harness.errors import MedtuneError
-from harness.leakage.index import ContaminationIndex, Item, ScanStats
+from harness.leakage.index import COMMON, ContaminationIndex, Item, ScanStats, as_blocks
 from harness.leakage.text import Document, item_text, normalize
 
 
@@ -31,25 +31,51 @@ def suite_items(data_root: Path, names: list[str] | None = None) -> tuple[list[I
     return items, skipped
 
 
-def contamination(items: list[Item], documents: Iterable[Document], n: int = 13, threshold: float = 0.5,
+def contamination(items: list[Item], documents: Iterable = (), n: int = 13, threshold: float = 0.5,
                   shingle: int = 3, num_perm: int = 64, min_overlap: float = 0.0,
-                  progress: Callable[[int], None] | None = None) -> tuple[list[dict], ScanStats]:
-    """One row per item: n-gram overlap, best near-duplicate Jaccard, flag and matched source.
+                  progress: Callable[[int], None] | None = None, common: int | None = COMMON,
+                  corpus_specs: list[str] | None = None, text_field: str = "text", engine: str = "local",
+                  scheduler: str | None = None, workers: int | None = None) -> tuple[list[dict], ScanStats]:
+    """One row per item: n-gram overlap, best near-duplicate Jaccard, flag, matched source and evidence.
 
-    An item is contaminated when more than ``min_overlap`` of its n-grams occur in the training
-    text (0: any one, the GPT-3 / lm-eval rule) or a near-duplicate reaches ``threshold``.
+    The training text is ``documents`` (Documents or ``harness.corpus`` Blocks) followed by the files
+    named by ``corpus_specs`` (files, folders, globs; ``text_field`` of JSON Lines / Parquet), streamed.
+    ``engine`` "dask" scans each corpus file as a task on a dask cluster (``scheduler`` address, else a
+    local one of ``workers``): the same rows as "local". An item is contaminated when more than
+    ``min_overlap`` of its n-grams occur in the training text (0: any one, the GPT-3 / lm-eval rule;
+    n-grams more than ``common`` items of its suite share do not count, None: all count) or a
+    near-duplicate reaches ``threshold``.
     """
-    index = ContaminationIndex(items, n=n, shingle=shingle, threshold=threshold, num_perm=num_perm)
-    results, stats = index.scan(documents, progress=progress)
+    from harness import corpus
+
+    index = ContaminationIndex(items, n=n, shingle=shingle, threshold=threshold, num_perm=num_perm, common=common)
+    specs = list(corpus_specs or [])
+    if engine == "dask":
+        from harness.leakage.engine import dask_scan
+
+        results, stats = dask_scan(index, as_blocks(documents), specs, text_field, scheduler=scheduler,
+                                   workers=workers)
+    elif engine == "local":
+        blocks = itertools.chain(as_blocks(documents), corpus.blocks(specs, text_field) if specs else ())
+        results, stats = index.scan(blocks, progress=progress)
+    else:
+        raise MedtuneError(f"--engine {engine!r}: use local or dask")
+    return rows_of(items, results, threshold, min_overlap), stats
+
+
+def rows_of(items: list[Item], results, threshold: float, min_overlap: float) -> list[dict]:
     rows = []
     for item, res in zip(items, results):
         by_ngram = res.ngram_overlap > min_overlap
         by_near = res.near_dup_jaccard >= threshold
         source = res.ngram_source if by_ngram else (res.near_source if by_near else None)
+        evidence = list(res.evidence) if by_ngram else []
+        if by_near:
+            evidence.append({"near_duplicate": res.near_source, "jaccard": res.near_dup_jaccard})
         rows.append({"suite": item.suite, "doc_id": item.doc_id, "ngram_overlap": res.ngram_overlap,
                      "near_dup_jaccard": res.near_dup_jaccard, "contaminated": bool(by_ngram or by_near),
-                     "matched_source": source})
-    return rows, stats
+                     "matched_source": source, "evidence": evidence})
+    return rows
 
 
 def clean_metrics(store, variant: str, item_rows: list[dict], seed: int = 0) -> list[dict]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import json
 import string
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -45,11 +44,7 @@ def item_text(doc: dict) -> str:
 
 
 # -- training files --------------------------------------------------------------------------
-@dataclass
-class Document:
-    source: str  # "path:line" or "path#key"
-    text: str
-    id: str | None = None  # the record's id in its tuning run (to tell trained from held-out records)
+from harness.corpus import Document  # noqa: E402  (one Document class for the corpus reader and the audit)
 
 
 def record_text(rec: Any) -> str:
