@@ -51,7 +51,7 @@ class Registry:
             known = ", ".join(self.names()) or "none"
             raise MedtuneError(f"unknown {self.what} {name!r}; known: {known}")
         target = self._targets[name]
-        obj = _import(target) if isinstance(target, str) else target
+        obj = import_target(target) if isinstance(target, str) else target
         self._loaded[name] = obj
         return obj
 
@@ -84,7 +84,8 @@ class Registry:
         return f"Registry({self.what!r}, {self.names()!r})"
 
 
-def _import(target: str) -> Any:
+def import_target(target: str) -> Any:
+    """Import ``"module:attr"`` (attr may be dotted); a missing attribute is an ImportError naming the target."""
     module, _, attr = target.partition(":")
     obj = importlib.import_module(module)
     for part in attr.split("."):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import importlib
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from harness.config import YamlDoc, format_loc, load_yaml, validate
 from harness.errors import ConfigError
+from harness.registry import import_target
 from suites._types import get_type
 
 
@@ -122,9 +122,8 @@ def _merge(base: dict, override: dict) -> dict:
 
 def resolve_function(spec: SuiteSpec, where: Path | str, attr: str = "process_docs"):
     target = getattr(spec, attr)
-    module_name, _, fn_name = target.partition(":")
     try:
-        fn = getattr(importlib.import_module(f"suites.{module_name}"), fn_name)
+        fn = import_target(f"suites.{target}")
         if callable(fn):
             return fn
     except (ImportError, AttributeError, ValueError, TypeError):

@@ -57,3 +57,23 @@ def test_bad_targets():
     with pytest.raises(ImportError, match="no attribute"):
         reg.get("a")
     assert Registry("x", {"a": "os.path:join"}).module("a").__name__ in ("posixpath", "ntpath", "os.path")
+
+
+def test_suite_types_and_tuning_methods_use_the_registry():
+    import ast
+    import importlib.util
+    from pathlib import Path
+
+    from suites._types import TYPES, get_type
+    from tuning.methods import METHODS
+
+    assert isinstance(TYPES, Registry) and isinstance(METHODS, Registry)
+    assert get_type("nope") is None
+    for name in TYPES:
+        assert isinstance(get_type(name), type)
+    with pytest.raises(MedtuneError, match=r"unknown tuning method 'nope'; known: dapt, full, sft, lora, qlora, ner_head"):
+        METHODS.get("nope")
+    for name in METHODS:  # each target is a function defined in its module (without importing torch here)
+        module, _, func = METHODS.target(name).partition(":")
+        source = Path(importlib.util.find_spec(module).origin).read_text(encoding="utf-8")
+        assert func in {n.name for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)}, name

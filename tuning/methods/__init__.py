@@ -8,24 +8,22 @@ A module may define ``Params`` (a pydantic model) to validate the recipe's ``par
 
 from __future__ import annotations
 
-import importlib
+from harness.registry import Registry
 
-METHODS: dict[str, str] = {
+METHODS = Registry("tuning method", {
     "dapt": "tuning.methods.dapt:run",    # intermediate (domain-adaptive) pretraining, full weights
     "full": "tuning.methods.full:run",    # full fine-tuning on any data (LM or QA)
     "sft": "tuning.methods.sft:run",      # supervised QA tuning (PubMedQA train) + optional replay
     "lora": "tuning.methods.lora:run",    # LoRA adapter (peft)
     "qlora": "tuning.methods.lora:run_qlora",  # LoRA on a bitsandbytes nf4 base
     "ner_head": "tuning.methods.ner_head:run",  # token classification (NER) on CoNLL files; LoRA with a lora: block
-}
+})
 
 
 def get_method(name: str):
-    module, func = METHODS[name].split(":")
-    return getattr(importlib.import_module(module), func)
+    return METHODS.get(name)
 
 
 def method_params(name: str):
     """The method module's ``Params`` model, or None."""
-    module = importlib.import_module(METHODS[name].split(":")[0])
-    return getattr(module, "Params", None)
+    return getattr(METHODS.module(name), "Params", None)
