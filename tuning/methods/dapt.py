@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from harness.errors import ConfigError
 from tuning.methods.full import train_full
+from tuning.mlm_head import sparse_mlm_loading
 
 
 def run(recipe, ctx):
     if recipe.data.format not in ("text", "icd10"):
         raise ConfigError(f"method dapt trains on a corpus (data.format text or icd10), not {recipe.data.format!r}; "
                           "use method sft for QA")
-    return train_full(recipe, ctx)
+    with sparse_mlm_loading():  # encoders: the vocabulary head only at masked positions (tuning/mlm_head.py)
+        return train_full(recipe, ctx)
