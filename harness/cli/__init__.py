@@ -55,18 +55,18 @@ for _name in COMMAND_MODULES:
 
 def _error(message: str) -> None:
     from rich.console import Console
+    from rich.text import Text
 
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # the message is the user's own text (paths, values): printed as is, never as rich markup or :emoji:
+    Console(stderr=True).print(Text("error: ", style="bold red") + Text(message), highlight=False, soft_wrap=True)
 
 
 def _usage_error(exc: Exception) -> None:
     """One line for a bad command line, plus a hint naming the command's --help."""
-    from rich.markup import escape
-
     if isinstance(exc, getattr(click_exc, "NoArgsIsHelpError", ())):  # `medtune` / `medtune audit` alone: the help
         exc.show()
         return
-    _error(escape(" ".join(exc.format_message().split())))
+    _error(" ".join(exc.format_message().split()))
     ctx = getattr(exc, "ctx", None)
     if ctx is not None:
         print(f"try '{ctx.command_path} --help'", file=sys.stderr)
@@ -105,9 +105,7 @@ def main() -> None:
         # typer turns a KeyboardInterrupt inside a command into exit code 130 and returns it here
         code = _command().main(standalone_mode=False)
     except MedtuneError as exc:
-        from rich.markup import escape
-
-        _error(escape(str(exc)))
+        _error(str(exc))
         sys.exit(2)
     except (KeyboardInterrupt, typer.Abort):
         code = 130

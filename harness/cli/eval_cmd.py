@@ -123,26 +123,52 @@ def _extra_result_columns():
     return hooks
 
 
-def suites_cmd(fmt: str = typer.Option("table", "--format", "-f", help="table | json")):
-    """The shipped suites, with family, type, size of data and version hash."""
+def suites_cmd(
+    fmt: str = typer.Option("table", "--format", "-f", help="table | json"),
+    check: bool = typer.Option(False, "--check", help="Read every selected suite's data under the data root; exit 2 naming what is missing or malformed"),
+    suite: Optional[list[str]] = typer.Option(None, "--suite", "-s", help="Only these suites (names, families or all); repeatable"),
+    data_root: Optional[str] = DATA_OPT,
+):
+    """The suites, with family, type, data and version hash; --check reads their data."""
     from suites import list_suites, load_suite
 
     check_format(fmt, ("table", "json"))
+    if suite:
+        from harness.evaluate import expand_suite_names
+
+        names = expand_suite_names(suite)
+    else:
+        names = list_suites()
     rows = []
-    for name in list_suites():
+    for name in names:
         s = load_suite(name)
         rows.append({"suite": name, "family": s.spec.family, "type": s.spec.type, "version": s.version,
                      "data": s.spec.data.path, "fewshot": s.num_fewshot, "options": s.spec.options,
                      "description": s.spec.description})
+    if check:
+        _check_data(rows, data_root)
     if fmt == "json":
         console.print_json(json.dumps(rows))
         return
-    table = Table(title="suites")
-    for col in ("suite", "family", "type", "version", "fewshot", "data", "description"):
+    cols = ("suite", "family", "type", "version", "fewshot", "data", "description")
+    if check:
+        cols = ("suite", "family", "data", "documents")
+    table = Table(title="suites" + (" (data checked)" if check else ""))
+    for col in cols:
         table.add_column(col)
     for r in rows:
-        table.add_row(*(str(r[c]) for c in ("suite", "family", "type", "version", "fewshot", "data", "description")))
+        table.add_row(*(str(r[c]) for c in cols))
     console.print(table)
+
+
+def _check_data(rows: list[dict], data_root: Optional[str]) -> None:
+    """Load every document of each suite (the same readers eval uses); the first problem is the error."""
+    from harness import settings
+    from suites import load_suite
+
+    root = settings.data_root(data_root)
+    for row in rows:
+        row["documents"] = len(load_suite(row["suite"]).docs(root, None))
 
 
 def models_cmd(db: Optional[str] = DB_OPT):

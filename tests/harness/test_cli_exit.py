@@ -152,3 +152,9 @@ def test_gate_keeps_1_for_a_failed_rule(capsys, monkeypatch):
     """1 stays the command's own verdict (typer.Exit(1)), distinct from every usage error above."""
     monkeypatch.setattr("harness.cli.app", _tiny_app(typer.Exit(1)))
     assert run_cli(capsys, "boom")[0] == 1
+
+
+def test_error_text_is_printed_verbatim_not_as_markup_or_emoji(capsys):
+    """A user's value can hold rich markup ([b]) or emoji codes (:one:); the error line shows it as typed."""
+    code, _, err = run_cli(capsys, "eval", "-v", "x", "-s", "medqa_usmle", "--device", "cuda:one:[b]x[/b]")
+    assert code == 2 and "cuda:one:[b]x[/b]" in err
