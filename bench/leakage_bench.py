@@ -1,7 +1,8 @@
 """Speed of the leakage audit's contamination scan: the whole corpus/biomed_sentences.txt (11.8 MB)
 against the items of every suite, ours vs lm-eval's decontamination Janitor on the same inputs.
 
-    python bench/leakage_bench.py [--runs 3] [--peer-runs 3] [--data-root DIR]
+    python bench/leakage_bench.py [--runs 3] [--peer-runs 3] [--data-root DIR] [--engine dask]
+                                  [--planted 200] [--rss-mb 1000]
 
 Ours: 13-gram overlap + MinHash LSH near-duplicates (harness.leakage.contamination), timed from
 reading the corpus to the per-item rows, index build included. Peer: lm_eval.decontamination.janitor
@@ -24,14 +25,85 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def ours(items, corpus: Path) -> tuple[float, int, dict]:
+# the rows the pre-vectorised scan (commit 2fc6061) flagged on the whole shipped corpus: (suite, doc_id, line)
+REFERENCE_FLAGS = {("ner_bc5cdr", "test.tsv:765", 2204), ("ner_bc5cdr", "test.tsv:834", 2207),
+                   ("ner_bc5cdr", "test.tsv:1003", 2204), ("ner_bc5cdr", "test.tsv:1039", 2207),
+                   ("ner_bc5cdr", "test.tsv:1092", 674), ("ner_bc5cdr", "test.tsv:123673", 2204),
+                   ("ner_bc5cdr", "test.tsv:123716", 2207), ("ner_bc5cdr", "test.tsv:123794", 674)}
+
+
+def ours(items, corpus: Path, engine: str = "local"):
     from harness.leakage.contamination import contamination
-    from harness.leakage.text import read_documents
 
     t0, c0 = time.perf_counter(), time.process_time()
-    rows, stats = contamination(items, read_documents(corpus))
+    rows, stats = contamination(items, corpus_specs=[str(corpus)], engine=engine)
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return seconds, cpu, sum(r["contaminated"] for r in rows), stats.sketched
+    flags = {(r["suite"], r["doc_id"], int(r["matched_source"].rsplit(":", 1)[1])) for r in rows if r["contaminated"]}
+    return seconds, cpu, flags, stats.sketched
+
+
+def planted(items, corpus: Path, n_plant: int = 200, seed: int = 0) -> None:
+    """Verbatim and lightly edited medqa_usmle items planted in the clean corpus: recall, AUROC, false positives."""
+    import random
+
+    import numpy as np
+    from scipy.stats import rankdata
+
+    from harness.corpus import Document
+    from harness.leakage.contamination import contamination
+
+    rng = random.Random(seed)
+    pool = [i for i, it in enumerate(items) if it.suite == "medqa_usmle"]
+    picks = rng.sample(pool, n_plant)
+    verbatim, edited = picks[: n_plant // 2], picks[n_plant // 2:]
+
+    def edit(text: str, rate: float = 0.08) -> str:
+        out = []
+        for w in text.split():
+            r = rng.random()
+            if r < rate / 2:
+                continue
+            out.append("patients" if r < rate else w)
+        return " ".join(out)
+
+    docs = [Document(f"{corpus}:{k}", line) for k, line in enumerate(corpus.read_text().splitlines(), 1)]
+    docs += [Document(f"verbatim:{i}", items[i].text) for i in verbatim]
+    docs += [Document(f"edited:{i}", edit(items[i].text)) for i in edited]
+    rng.shuffle(docs)
+    for label, common in (("boilerplate rule (common=3)", 3), ("any shared 13-gram (old rule)", None)):
+        rows, _ = contamination(items, docs, common=common)
+        score = np.array([max(r["ngram_overlap"], r["near_dup_jaccard"]) for r in rows])
+        flag = np.array([r["contaminated"] for r in rows])
+        clean = np.setdiff1d(np.arange(len(items)), picks)
+        pos = np.array(picks)
+        ranks = rankdata(np.r_[score[pos], score[clean]])
+        auroc = (ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(clean))
+        print(f"  planted ({label}): verbatim found {flag[verbatim].sum()}/{len(verbatim)}, edited found "
+              f"{flag[edited].sum()}/{len(edited)}, planted-above-clean AUROC {auroc:.4f}, false positives "
+              f"{flag[clean].sum()}/{len(clean)} clean items ({100 * flag[clean].mean():.3f}%) "
+              f"[targets: all verbatim, AUROC >= 0.99, FP < 0.5%]")
+
+
+def peak_rss(corpus: Path, items, mb: int) -> None:
+    """Stream a generated corpus of ``mb`` MB (the shipped one repeated, gzip) and report peak RSS."""
+    import gzip
+    import resource
+    import tempfile
+
+    from harness.leakage.contamination import contamination
+
+    text = corpus.read_bytes()
+    path = Path(tempfile.mkdtemp()) / "big.txt.gz"
+    with gzip.open(path, "wb", compresslevel=1) as fh:
+        for _ in range(max(1, mb * 1_000_000 // len(text))):
+            fh.write(text)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t0 = time.perf_counter()
+    rows, stats = contamination(items, corpus_specs=[str(path)])
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"  streaming {stats.bytes / 1e6:,.0f} MB (gzip, {stats.documents:,} documents) in "
+          f"{time.perf_counter() - t0:.1f} s: peak RSS {after:,.0f} MB (before the scan {before:,.0f} MB)")
+    path.unlink()
 
 
 def peer(items, corpus: Path) -> tuple[float, float, int]:
@@ -57,6 +129,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--peer-runs", type=int, default=3)
     parser.add_argument("--data-root", default=os.environ.get("MEDTUNE_DATA", "/work/shared/data"))
+    parser.add_argument("--engine", default="local", help="local | dask (a local 2-worker cluster)")
+    parser.add_argument("--planted", type=int, default=200, help="items planted for recall / AUROC (0: skip)")
+    parser.add_argument("--rss-mb", type=int, default=0, help="also stream a generated corpus of this many MB")
     args = parser.parse_args()
     root = Path(args.data_root)
     corpus = root / "corpus" / "biomed_sentences.txt"
@@ -74,11 +149,12 @@ def main() -> None:
 
     our_runs, our_cpu = [], []
     for i in range(args.runs):
-        seconds, cpu, flagged, sketched = ours(items, corpus)
+        seconds, cpu, flagged, sketched = ours(items, corpus, args.engine)
         our_runs.append(seconds)
         our_cpu.append(cpu)
-        print(f"  ours run {i + 1}: {seconds:.2f} s wall, {cpu:.2f} s CPU, {flagged} items flagged, "
-              f"{sketched:,} documents sketched")
+        same = "the same as" if flagged == REFERENCE_FLAGS else "DIFFERENT from"
+        print(f"  ours run {i + 1}: {seconds:.2f} s wall, {cpu:.2f} s CPU, {len(flagged)} items flagged ({same} the "
+              f"pre-vectorised scan's, lines included), {sketched:,} documents sketched")
     peer_runs, peer_cpu = [], []
     for i in range(args.peer_runs):
         seconds, cpu, dirty = peer(items, corpus)
@@ -89,12 +165,17 @@ def main() -> None:
     # the CPU time of this process is printed beside it (and the ratio on both)
     o, oc = statistics.median(our_runs), statistics.median(our_cpu)
     print(f"ours (13-gram + MinHash LSH): median {o:.2f} s wall / {oc:.2f} s CPU over {len(our_runs)} runs, "
-          f"{mb / o:.2f} MB/s wall, {mb / oc:.2f} MB/s CPU [target < 30 s wall: {'met' if o < 30 else 'NOT met'}]")
+          f"{mb / o:.2f} MB/s wall, {mb / oc:.2f} MB/s CPU [target >= 25 MB/s: {'met' if mb / o >= 25 else 'NOT met'}]")
     if peer_runs:
         p, pc = statistics.median(peer_runs), statistics.median(peer_cpu)
         print(f"lm-eval Janitor (13-gram only, Python mode): median {p:.2f} s wall / {pc:.2f} s CPU over "
               f"{len(peer_runs)} runs, {mb / p:.2f} MB/s wall")
-        print(f"speed-up ours / peer: {p / o:.1f}x wall, {pc / oc:.1f}x CPU")
+        print(f"speed-up ours / peer: {p / o:.1f}x wall, {pc / oc:.1f}x CPU [target >= 10x: "
+              f"{'met' if p / o >= 10 else 'NOT met'}]")
+    if args.planted:
+        planted(items, corpus, args.planted)
+    if args.rss_mb:
+        peak_rss(corpus, items, args.rss_mb)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 if __name__ == "__main__":

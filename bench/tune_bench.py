@@ -1,0 +1,106 @@
+"""Tuning throughput: ``medtune tune`` (tuning.train.tune, the library function behind the CLI) vs a
+plain Hugging Face Trainer script, same model, data, sequence length, batch and steps (causal LM, dapt).
+
+    python bench/tune_bench.py [--runs 3] [--steps 8] [--batch 4] [--seq 128] [--model tiny|smollm2|DIR]
+
+``tiny``: tests/tiny_models.make_tiny_causal at hidden 256 (a few seconds a run); ``smollm2``: the
+built-in SmolLM2-135M. Data: the first ``--limit`` lines of corpus/biomed_sentences.txt under
+$MEDTUNE_DATA. Both sides: packed blocks of ``--seq`` tokens, no evaluation, no checkpoint inside the
+timed steps (medtune's eval/save interval is set past the last step). tokens/s = input tokens of the
+training steps / the ``trainer.train()`` wall time (medtune records it as lineage.tokens_per_s).
+Prints each run, medians and the ratio (target >= 1.0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def medtune(base: str, root: Path, out: Path, a) -> float:
+    from harness.store import Store
+    from tuning.recipe import load_recipe
+    from tuning.train import TuneContext, tune
+
+    sets = {"base": base, "name": f"bench-{out.name}", "output_dir": str(out), "data.files": ["corpus/biomed_sentences.txt"],
+            "data.limit": a.limit, "data.eval_size": 4, "train.max_steps": a.steps, "train.batch": a.batch,
+            "train.grad_accum": 1, "train.seq_length": a.seq, "train.eval_every": a.steps + 1,
+            "train.log_every": a.steps, "train.patience": None, "data.replay": None, "data.canaries": None}
+    spec = load_recipe("demo_dapt_smollm2", sets)
+    ctx = TuneContext(store=Store(out.parent / f"{out.name}.duckdb"), data_root=root, output=spec.output_path(),
+                      show_progress=False, echo=lambda m: None)
+    return float(tune(spec, ctx, force=True).lineage["tokens_per_s"])
+
+
+def plain(base: str, root: Path, out: Path, a) -> float:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments, default_data_collator
+
+    tok = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    lines = []
+    with open(root / "corpus" / "biomed_sentences.txt", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                lines.append(line.strip())
+            if len(lines) >= a.limit:
+                break
+    ids = [t for ids in tok(lines)["input_ids"] for t in ids + [tok.eos_token_id]]
+    blocks = [ids[i:i + a.seq] for i in range(0, len(ids) - a.seq + 1, a.seq)]
+    data = [{"input_ids": b, "labels": b, "attention_mask": [1] * a.seq} for b in blocks]
+    args = TrainingArguments(output_dir=str(out), per_device_train_batch_size=a.batch, max_steps=a.steps,
+                             learning_rate=5e-5, save_strategy="no", eval_strategy="no", report_to="none",
+                             logging_steps=a.steps, disable_tqdm=True, use_cpu=True, seed=42)
+    trainer = Trainer(model=model, args=args, train_dataset=data, data_collator=default_data_collator)
+    t0 = time.perf_counter()
+    trainer.train()
+    return a.steps * a.batch * a.seq / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--steps", type=int, default=8)
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--seq", type=int, default=128)
+    p.add_argument("--limit", type=int, default=2000)
+    p.add_argument("--model", default="tiny")
+    p.add_argument("--data-root", default=os.environ.get("MEDTUNE_DATA", "/work/shared/data"))
+    a = p.parse_args()
+    import torch
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    root = Path(a.data_root)
+    tmp = Path(tempfile.mkdtemp(prefix="tune_bench_"))
+    if a.model == "tiny":
+        from tests.tiny_models import make_tiny_causal
+
+        base = str(make_tiny_causal(tmp / "tiny", hidden_size=256, intermediate_size=512))
+    elif a.model == "smollm2":
+        from harness.models.builtin import builtin_path
+
+        base = str(builtin_path("smollm2-135m"))
+    else:
+        base = a.model
+    print(f"model {a.model} ({base}), batch {a.batch} x seq {a.seq}, {a.steps} steps, torch threads "
+          f"{torch.get_num_threads()}, cpus {os.cpu_count()}, load avg {os.getloadavg()[0]:.1f}")
+    ours, theirs = [], []
+    for i in range(a.runs):
+        ours.append(medtune(base, root, tmp / f"m{i}", a))
+        theirs.append(plain(base, root, tmp / f"p{i}", a))
+        print(f"  run {i + 1}: medtune tune {ours[-1]:,.0f} tokens/s, plain Trainer {theirs[-1]:,.0f} tokens/s")
+    o, t = statistics.median(ours), statistics.median(theirs)
+    print(f"median over {a.runs} runs: medtune {o:,.0f} tokens/s, plain HF Trainer {t:,.0f} tokens/s, "
+          f"ratio {o / t:.2f} [target >= 1.0: {'met' if o / t >= 1.0 else 'NOT met'}]")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
