@@ -1,5 +1,7 @@
 """Where a variant came from (its lineage record) and its registration in the store.
 
+(The terminal lineage tree of ``medtune variants`` is drawn in ``harness/cli/variants_view.py``.)
+
 The variant row, its parent (when a built-in or a directory is first used as a base) and its
 loss curve are written in ONE transaction at the end of training: a reader never sees a
 variant without its curve, and an interrupted run leaves nothing in the DB.
@@ -12,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from tuning.data import TrainingData, file_entry
-from tuning.train import Outcome, TrainStats, TuneContext, config_hash
+from tuning.outcome import Outcome, TrainStats, TuneContext, config_hash
 
 
 def outcome(recipe, ctx: TuneContext, parent, kind: str, td: TrainingData, stats: TrainStats,
@@ -44,8 +46,8 @@ def outcome(recipe, ctx: TuneContext, parent, kind: str, td: TrainingData, stats
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **(extra or {}),
     }
-    return Outcome(name=recipe.name, path=str(ctx.output), kind=kind, method=recipe.method, parent=parent.name,
-                   parent_path=parent.path, lineage=lineage, curves=stats.curves)
+    return Outcome(name=recipe.name, path=str(ctx.output), kind=kind, method=recipe.method, lineage=lineage,
+                   curves=stats.curves)
 
 
 def register(store, out: Outcome) -> None:
@@ -65,40 +67,3 @@ def register(store, out: Outcome) -> None:
             [[out.name, c["step"], c["epoch"], c["train_loss"], c["eval_loss"], c["learning_rate"], c["tokens_seen"], now]
              for c in out.curves])
 
-
-def variant_tree(variants: list[dict]):
-    """A rich Tree of the lineage: name, method, key hyper-parameters, tokens seen, created."""
-    from rich.tree import Tree
-
-    children: dict[str | None, list[dict]] = {}
-    names = {v["name"] for v in variants}
-    for v in variants:
-        children.setdefault(v["parent"] if v["parent"] in names else None, []).append(v)
-    root = Tree("[bold]variants[/]")
-
-    def add(node, parent):
-        for v in children.get(parent, []):
-            add(node.add(describe(v)), v["name"])
-
-    add(root, None)
-    return root
-
-
-def describe(v: dict) -> str:
-    lin = v.get("lineage") or {}
-    cfg = lin.get("config") or {}
-    train, lora = cfg.get("train") or {}, cfg.get("lora")
-    bits = []
-    if train:
-        bits.append(f"lr {train.get('lr')}")
-        bits.append(f"seq {train.get('seq_length')}")
-        if lin.get("tokens_seen") is not None:
-            bits.append(f"{lin['tokens_seen']:,} tokens")
-    if lora:
-        bits.append(f"r {lora.get('r')}/α {lora.get('alpha')}")
-    if lin.get("final_eval_loss") is not None:
-        bits.append(f"eval loss {lin['final_eval_loss']:.3f}")
-    created = v.get("created_at")
-    created = created.strftime("%Y-%m-%d %H:%M") if hasattr(created, "strftime") else str(created or "")
-    detail = " · ".join(bits)
-    return f"[bold]{v['name']}[/] [cyan]{v.get('method') or 'base'}[/] {detail} [dim]{created}[/]"

@@ -65,6 +65,7 @@ def load_causal(ref, tokenizer, dtype, device: str = "cpu", quantize: bool = Fal
 
         _fit_embeddings(model, tokenizer)
         model = PeftModel.from_pretrained(model, ref.adapter).merge_and_unload()
+        model.requires_grad_(True)  # peft loads an adapter for inference (every weight frozen); full methods train them all
     _fit_embeddings(model, tokenizer)
     return model
 

@@ -3,7 +3,8 @@
 A method (``tuning/methods/*.py``) reads top to bottom with these functions: resolve the
 parent, read the data, load the model, build features, ``train()``, save, ``outcome()``.
 ``tune()`` wraps it: checks the output folder (resume or refuse), runs the method, and
-registers the variant with its lineage and loss curve in one store transaction.
+registers the variant with its lineage and loss curve in one store transaction (``tuning.lineage``,
+the only registration). The data types shared with the methods live in ``tuning.outcome``.
 """
 
 from __future__ import annotations
@@ -13,55 +14,15 @@ import json
 import re
 import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from harness.errors import ConfigError, MedtuneError
 from tuning import data as tdata
+from tuning.outcome import Outcome, TrainStats, TuneContext, config_hash  # noqa: F401  (re-exported for callers)
 
 CHECKPOINTS = "checkpoints"
 TRAINER_STATE = "trainer_state.json"
-
-
-@dataclass
-class TuneContext:
-    store: object  # harness.store.Store
-    data_root: Path
-    output: Path
-    resume: bool = False  # set by tune(): checkpoints of this exact recipe exist
-    callbacks: list = field(default_factory=list)  # extra TrainerCallbacks (tests interrupt a run with one)
-    echo: Callable[[str], None] = print
-    show_progress: bool = True
-
-
-@dataclass
-class TrainStats:
-    curves: list[dict]
-    tokens_seen: int
-    wall_s: float
-    tokens_per_s: float | None
-    peak_memory_bytes: int
-    device: str
-    resumed_from_step: int
-    stopped_early: bool
-
-
-@dataclass
-class Outcome:
-    name: str
-    path: str
-    kind: str
-    method: str
-    parent: str
-    parent_path: str
-    lineage: dict
-    curves: list[dict]
-
-
-def config_hash(recipe) -> str:
-    payload = json.dumps(recipe.model_dump(exclude={"description"}), sort_keys=True, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
 # -- data -------------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ def variants_cmd(db: Optional[str] = DB_OPT):
     from harness import settings
     from harness.store import Store
     from harness.store.variants import list_variants
-    from tuning.lineage import variant_tree
+    from harness.cli.variants_view import variant_tree
 
     store = Store(settings.db_path(db))
     rows = list_variants(store) if store.path.exists() else []

@@ -152,3 +152,22 @@ def test_next_step_names_a_suite_the_variant_can_be_scored_on():
     assert ner.endswith("--variant v --suite ner_bc5cdr")
     assert "ner_head_ncbi --set base=v" in next_step("v", {"objective": "masked_lm"}, ["corpus/biomed_sentences.txt"])
     assert "--suite pubmedqa" in next_step("v", {"objective": "causal_lm"}, ["corpus/bio.txt"])
+
+
+def test_adapter_parent_is_recorded_with_its_adapter_path(tmp_path, tiny_causal, tune_recipe):
+    """A dapt variant on an (unregistered) LoRA adapter directory: the parent row, Outcome.parent_path and
+    lineage["parent_path"] all name the adapter, so the parent resolves to base + adapter, not the bare base."""
+    import shutil
+
+    from harness.models import resolve
+
+    lora = tune_recipe("demo_lora_smollm2", tiny_causal, name="lora1", data__limit=16, data__eval_size=4)
+    adapter_dir = tmp_path / "outside-adapter"
+    shutil.copytree(lora.path, adapter_dir)
+    out = tune_recipe("demo_dapt_smollm2", adapter_dir, name="on_adapter", **LM)
+    assert out.parent == "outside-adapter"
+    assert out.parent_path == out.lineage["parent_path"] == str(adapter_dir)
+    store = Store(tmp_path / "results.duckdb")
+    assert get_variant(store, "outside-adapter")["path"] == str(adapter_dir)
+    parent = resolve("outside-adapter", store=store)
+    assert parent.adapter == str(adapter_dir) and parent.path == str(tiny_causal)
