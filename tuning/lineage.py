@@ -51,19 +51,12 @@ def outcome(recipe, ctx: TuneContext, parent, kind: str, td: TrainingData, stats
 
 
 def register(store, out: Outcome) -> None:
-    """Parent (if new), variant row and loss curve, in one transaction."""
+    """Parent (if new), variant row and loss curve, in one transaction (harness.store.variants)."""
     from harness.models import resolve
-    from harness.store.variants import ensure_variant, register_variant
+    from harness.store.variants import register_tuned
 
     parent_ref = resolve(out.parent_path) if Path(out.parent_path).is_dir() else None
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
-    with store.connect(write=True) as con:
-        ensure_variant(store, con, out.parent, out.parent_path, parent_ref.kind if parent_ref else out.kind)
-        register_variant(store, out.name, out.path, out.kind, method=out.method, parent=out.parent,
-                         lineage=out.lineage, con=con)
-        con.execute("DELETE FROM training_curves WHERE variant = ?", [out.name])
-        con.executemany(
-            "INSERT INTO training_curves VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [[out.name, c["step"], c["epoch"], c["train_loss"], c["eval_loss"], c["learning_rate"], c["tokens_seen"], now]
-             for c in out.curves])
+    register_tuned(store, name=out.name, path=out.path, kind=out.kind, method=out.method, parent=out.parent,
+                   parent_path=out.parent_path, parent_kind=parent_ref.kind if parent_ref else out.kind,
+                   lineage=out.lineage, curves=out.curves)
 

@@ -100,6 +100,7 @@ class Store:
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.timeout_s = timeout_s
         self._checked = False
+        self._current = False  # schema known to be up to date (set after a migration or a check)
 
     def check(self) -> None:
         """Refuse, before any work, a file that is not a medtune results DB; never writes.
@@ -119,9 +120,22 @@ class Store:
     # -- connections ---------------------------------------------------------------------
     @contextlib.contextmanager
     def connect(self, write: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection held only for the ``with`` block. Writes are one transaction."""
+        """A connection held only for the ``with`` block. Writes are one transaction.
+
+        The store migrates on open, readers too: a file whose schema is behind is brought up to
+        date (one short exclusive transaction) before the read, so every table always exists. A
+        read of a file that does not exist yet sees an empty, current schema in memory and creates
+        nothing on disk (no file, no lock file).
+        """
         if not write and not self.path.exists():
-            raise MedtuneError(f"no results database at {self.path}: run `medtune eval` first or pass --db")
+            con = _empty_schema()
+            try:
+                yield con
+            finally:
+                con.close()
+            return
+        if not write and not self._current:
+            self._upgrade()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.lock_path, "a+") as lockf:
             fcntl.flock(lockf, fcntl.LOCK_EX if write else fcntl.LOCK_SH)
@@ -132,6 +146,7 @@ class Store:
                 try:
                     if write:
                         self._migrate(con)
+                        self._current = True
                         con.execute("BEGIN TRANSACTION")
                         try:
                             yield con
@@ -145,6 +160,25 @@ class Store:
                     con.close()
             finally:
                 fcntl.flock(lockf, fcntl.LOCK_UN)
+
+    def _upgrade(self) -> None:
+        """Before a read: apply pending migrations, if any (checked read-only first, so a current
+        file open in a dashboard is never opened read-write)."""
+        with open(self.lock_path, "a+") as lockf:
+            fcntl.flock(lockf, fcntl.LOCK_SH)
+            try:
+                if not self._checked:
+                    self._verify()
+                con = self._open(write=False)
+                try:
+                    self._current = _schema_current(con)
+                finally:
+                    con.close()
+            finally:
+                fcntl.flock(lockf, fcntl.LOCK_UN)
+        if not self._current:
+            with self.connect(write=True):
+                pass
 
     def _verify(self) -> None:
         """Read-only look at an existing file (under the caller's lock): refuse a foreign one."""
@@ -173,7 +207,8 @@ class Store:
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
 
-    def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
+    @staticmethod
+    def _migrate(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, name VARCHAR, applied_at TIMESTAMP)")
         have = {r[0] for r in con.execute("SELECT version FROM schema_version").fetchall()}
         for version, name, sql in _migrations():
@@ -183,7 +218,8 @@ class Store:
             statements = [s for s in _split_sql(sql)]
             for statement in statements:
                 con.execute(statement)
-            con.execute("INSERT INTO schema_version VALUES (?, ?, current_timestamp)", [version, name])
+            con.execute("INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, current_timestamp)",
+                        [version, name])
             con.execute("COMMIT")
 
     def init(self) -> None:
@@ -200,6 +236,23 @@ class Store:
     def schema_version(self) -> int:
         with self.connect() as con:
             return con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+
+
+def _schema_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether every migration has been applied to the open file."""
+    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
+                                        "WHERE table_catalog = current_database()").fetchall()}
+    if "schema_version" not in tables:
+        return False
+    have = {r[0] for r in con.execute("SELECT version FROM schema_version").fetchall()}
+    return {v for v, _, _ in _migrations()} <= have
+
+
+def _empty_schema() -> duckdb.DuckDBPyConnection:
+    """An in-memory DB with the current schema and no rows: what a read of a missing file sees."""
+    con = duckdb.connect(":memory:")
+    Store._migrate(con)
+    return con
 
 
 def _split_sql(sql: str) -> list[str]:

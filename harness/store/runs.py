@@ -15,7 +15,8 @@ import pandas as pd
 
 from harness import __version__
 from harness.store.db import Store, to_json
-from harness.store.variants import _has_table, ensure_variant
+from harness.store.records import MetricRow, RunRecord, SampleRow, SuiteRecord, insert
+from harness.store.variants import ensure_variant
 
 
 def run_key(variant: str, model_location: str, suite_name: str, suite_hash: str, settings: dict, engine: str) -> str:
@@ -57,11 +58,7 @@ def machine() -> dict:
 
 def find_run(store: Store, key: str, since: datetime | None = None) -> dict | None:
     """The latest run with this key (finished at or after ``since``, if given)."""
-    if not store.path.exists():
-        return None
     with store.connect() as con:
-        if not _has_table(con, "runs"):
-            return None
         cur = con.execute("SELECT run_id, finished_at FROM runs WHERE run_key = ? AND (? IS NULL OR finished_at >= ?) "
                           "ORDER BY finished_at DESC LIMIT 1", [key, since, since])
         row = cur.fetchone()
@@ -87,17 +84,13 @@ def write_run_once(store: Store, *, key: str, variant: str, model_info, suite, e
     """
     run_id = uuid.uuid4().hex[:16]
     finished = datetime.now(timezone.utc).replace(tzinfo=None)
-    sample_df = pd.DataFrame({
-        "run_id": run_id,
-        "sample_idx": range(len(samples)),
-        "doc_id": [s.doc_id for s in samples],
-        "target": [_text(s.target) for s in samples],
-        "prediction": [_text(s.prediction) for s in samples],
-        "correct": [s.correct for s in samples],
-        "score": [s.score for s in samples],
-        "scores": [to_json(s.scores) for s in samples],
-        "record": [to_json(s.record) for s in samples],
-    })
+    samples_rows = [SampleRow(run_id=run_id, sample_idx=i, doc_id=s.doc_id, target=_text(s.target),
+                              prediction=_text(s.prediction), correct=s.correct, score=s.score, scores=to_json(s.scores),
+                              record=to_json(s.record)) for i, s in enumerate(samples)]
+    run = RunRecord(run_id=run_id, run_key=key, variant=variant, suite=suite.name, suite_hash=suite.version,
+                    engine=engine, settings=settings, model=vars(model_info), code_version=code_version(),
+                    machine=machine(), n_samples=len(samples), started_at=started_at, finished_at=finished,
+                    duration_s=duration_s, samples_per_s=len(samples) / duration_s if duration_s > 0 else None)
     with store.connect(write=True) as con:
         if reuse_since is not None:
             row = con.execute("SELECT run_id FROM runs WHERE run_key = ? AND finished_at >= ? "
@@ -105,19 +98,12 @@ def write_run_once(store: Store, *, key: str, variant: str, model_info, suite, e
             if row is not None:
                 return row[0], False
         ensure_variant(store, con, variant, model_info.path, model_info.kind)
-        con.execute("INSERT OR IGNORE INTO suites (name, version_hash, family, type, spec) VALUES (?, ?, ?, ?, ?)",
-                    [suite.name, suite.version, suite.spec.family, suite.spec.type, to_json(suite.spec.model_dump())])
-        con.execute(
-            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [run_id, key, variant, suite.name, suite.version, engine, to_json(settings), to_json(vars(model_info)),
-             code_version(), to_json(machine()), len(samples), started_at, finished, duration_s,
-             len(samples) / duration_s if duration_s > 0 else None],
-        )
-        for m in metrics:
-            con.execute("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?)", [run_id, m.name, m.value, m.ci_low, m.ci_high, m.n])
-        con.register("sample_df", sample_df)
-        con.execute("INSERT INTO samples SELECT * FROM sample_df")
-        con.unregister("sample_df")
+        insert(con, [SuiteRecord(name=suite.name, version_hash=suite.version, family=suite.spec.family,
+                                 type=suite.spec.type, spec=suite.spec.model_dump())], mode="OR IGNORE")
+        insert(con, [run])
+        insert(con, [MetricRow(run_id=run_id, metric=m.name, value=m.value, ci_low=m.ci_low, ci_high=m.ci_high, n=m.n)
+                     for m in metrics])
+        insert(con, samples_rows, frame=True)
     return run_id, True
 
 
@@ -144,6 +130,4 @@ def results_table(store: Store, variants: list[str] | None = None, suites: list[
         ORDER BY l.suite, l.variant, m.metric
     """
     with store.connect() as con:
-        if not _has_table(con, "runs"):
-            return pd.DataFrame(columns=["variant", "suite", "engine", "n_samples", "metric", "value", "ci_low", "ci_high"])
         return con.execute(sql, [variants, variants, suites, suites]).df()

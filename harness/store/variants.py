@@ -1,12 +1,13 @@
-"""Variants and their lineage in the store."""
+"""Variants, their lineage and their training curves in the store."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from datetime import datetime, timezone
+from typing import Any, Iterable
 
 from harness.errors import MedtuneError
-from harness.store.db import Store, to_json
+from harness.store.db import Store
+from harness.store.records import TrainingCurvePoint, VariantRecord, insert, select
 
 
 def register_variant(
@@ -31,11 +32,9 @@ def register_variant(
             if row is None:
                 raise MedtuneError(f"parent variant {parent!r} is not in the DB; register it first")
             base = row[0] or row[1]
-        c.execute(
-            "INSERT OR REPLACE INTO variants (name, path, parent, base, method, kind, lineage, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, current_timestamp)",
-            [name, path, parent, base, method, kind, to_json(lineage or {})],
-        )
+        # created_at is left to the DB default (now); OR REPLACE refreshes it, as before
+        insert(c, [VariantRecord(name=name, path=path, parent=parent, base=base, method=method, kind=kind,
+                                 lineage=lineage or {})], mode="OR REPLACE")
 
     if con is not None:
         _write(con)
@@ -50,30 +49,41 @@ def ensure_variant(store: Store, con, name: str, path: str, kind: str) -> None:
         register_variant(store, name, path, kind, method="base", con=con)
 
 
-def _row_dict(cur, row) -> dict:
-    cols = [d[0] for d in cur.description]
-    out = dict(zip(cols, row))
-    if isinstance(out.get("lineage"), str):
-        out["lineage"] = json.loads(out["lineage"])
-    return out
+def register_tuned(store: Store, *, name: str, path: str, kind: str, method: str, parent: str, parent_path: str,
+                   parent_kind: str, lineage: dict[str, Any], curves: Iterable[dict]) -> None:
+    """A trained variant: its parent (if new), its row and its loss curve, in ONE transaction.
+
+    ``curves`` are dicts with the keys of ``TrainingCurvePoint`` (step, epoch, train_loss, ...);
+    the curve replaces any earlier one of ``name``.
+    """
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    points = [TrainingCurvePoint(variant=name, step=c["step"], epoch=c["epoch"], train_loss=c["train_loss"],
+                                 eval_loss=c["eval_loss"], learning_rate=c["learning_rate"],
+                                 tokens_seen=c["tokens_seen"], logged_at=now) for c in curves]
+    with store.connect(write=True) as con:
+        ensure_variant(store, con, parent, parent_path, parent_kind)
+        register_variant(store, name, path, kind, method=method, parent=parent, lineage=lineage, con=con)
+        con.execute("DELETE FROM training_curves WHERE variant = ?", [name])
+        insert(con, points)
 
 
 def get_variant(store: Store, name: str) -> dict | None:
+    """The variant row as a dict (lineage decoded), or None (also when the DB does not exist yet)."""
     with store.connect() as con:
-        if not _has_table(con, "variants"):
-            return None
-        cur = con.execute("SELECT * FROM variants WHERE name = ?", [name])
-        row = cur.fetchone()
-        return _row_dict(cur, row) if row else None
+        rows = select(con, VariantRecord, "name = ?", [name])
+    return rows[0].as_dict() if rows else None
 
 
 def list_variants(store: Store) -> list[dict]:
     with store.connect() as con:
-        if not _has_table(con, "variants"):
-            return []
-        cur = con.execute("SELECT * FROM variants ORDER BY created_at, name")
-        return [_row_dict(cur, r) for r in cur.fetchall()]
+        return [r.as_dict() for r in select(con, VariantRecord, order="created_at, name")]
 
 
-def _has_table(con, table: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]).fetchone()[0])
+def variant_names(store: Store) -> list[str]:
+    with store.connect() as con:
+        return [r[0] for r in con.execute("SELECT name FROM variants ORDER BY name").fetchall()]
+
+
+def training_curve(store: Store, variant: str) -> list[TrainingCurvePoint]:
+    with store.connect() as con:
+        return select(con, TrainingCurvePoint, "variant = ?", [variant], order="step")
