@@ -108,8 +108,8 @@ class Store:
         A missing file is fine (it is created on the first write). Commands call this at start-up,
         before loading a model or training; every connection runs the same check once anyway.
         """
-        if self._checked or not self.path.exists():
-            return
+        if self._checked or not self.path.exists() or self.path.stat().st_size == 0:
+            return  # an empty file (e.g. made by `touch`) is a new DB: DuckDB initialises it on the first write
         with open(self.lock_path, "a+") as lockf:
             fcntl.flock(lockf, fcntl.LOCK_SH)
             try:
@@ -127,7 +127,7 @@ class Store:
         read of a file that does not exist yet sees an empty, current schema in memory and creates
         nothing on disk (no file, no lock file).
         """
-        if not write and not self.path.exists():
+        if not write and (not self.path.exists() or self.path.stat().st_size == 0):
             con = _empty_schema()
             try:
                 yield con
@@ -182,7 +182,7 @@ class Store:
 
     def _verify(self) -> None:
         """Read-only look at an existing file (under the caller's lock): refuse a foreign one."""
-        if self.path.exists():
+        if self.path.exists() and self.path.stat().st_size > 0:
             con = self._open(write=False)
             try:
                 reason = _foreign_reason(con)
@@ -193,6 +193,8 @@ class Store:
         self._checked = True
 
     def _open(self, write: bool) -> duckdb.DuckDBPyConnection:
+        if write and self.path.exists() and self.path.stat().st_size == 0:
+            self.path.unlink()  # an empty file holds nothing, and DuckDB refuses to initialise one in place
         deadline = time.monotonic() + self.timeout_s
         delay = 0.05
         while True:

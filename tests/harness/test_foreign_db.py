@@ -104,3 +104,13 @@ def test_every_command_fails_fast_and_writes_nothing(capsys, tmp_path, tiny_caus
     assert "Traceback" not in err and len(err.strip().splitlines()) <= 2
     assert _fingerprint(path) == before
     assert not list(tmp_path.glob("**/adapter_config.json")) and not list(tmp_path.glob("**/model.safetensors"))
+
+
+def test_an_empty_file_is_a_new_db_not_a_foreign_one(tmp_path):
+    """`touch results.duckdb` then a medtune command: the empty file is initialised, not refused."""
+    path = tmp_path / "results.duckdb"
+    path.touch()
+    store = Store(path)
+    store.check()
+    store.init()
+    assert "runs" in set(store.query("SELECT table_name FROM information_schema.tables")["table_name"])
