@@ -13,7 +13,8 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.errors import ConfigError, DataError, MedtuneError
+from harness import training_records
+from harness.errors import ConfigError, MedtuneError
 from harness.evaluate import file_sha256
 
 # Record tags of the structured ICD-10 serialisation; added to the tokenizer as special tokens.
@@ -55,37 +56,18 @@ def file_entry(path: Path, role: str, fmt: str) -> dict:
     return {"path": str(path), "sha256": file_sha256(path), "role": role, "format": fmt}
 
 
-# -- readers: one per corpus format ---------------------------------------------------------
+# -- readers: the records of a data file, read by harness.training_records (the leakage audit reads the same) --
+def _examples(records) -> list[Example]:
+    return [Example(r.id, r.text, r.answer) for r in records]
+
+
 def read_text(path: Path, limit: int | None) -> list[Example]:
-    out = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if line.strip():
-                out.append(Example(f"{path.name}:{lineno}", line.strip()))
-                if limit and len(out) >= limit:
-                    break
-    return out
-
-
-def icd10_record(code: str, description: str, inclusions: str = "") -> str:
-    body = description.strip() + (f"; {inclusions.strip()}" if inclusions.strip() else "")
-    return f'<icd code="{code.strip()}">{body}</icd>'
+    return _examples(training_records.records(path, "text", limit, what="data file"))
 
 
 def read_icd10(path: Path, limit: int | None) -> list[Example]:
     """``code<TAB>description[<TAB>inclusion terms]`` rows, serialised as tagged records."""
-    out = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            cols = line.rstrip("\n").split("\t")
-            if len(cols) < 2 or not cols[0].strip() or not cols[1].strip():
-                raise DataError(path, lineno, "expected code<TAB>description[<TAB>inclusion terms]")
-            out.append(Example(cols[0].strip(), icd10_record(cols[0], cols[1], cols[2] if len(cols) > 2 else "")))
-            if limit and len(out) >= limit:
-                break
-    return out
+    return _examples(training_records.records(path, "icd10", limit, what="data file"))
 
 
 def read_pubmedqa_train(root: Path, limit: int | None) -> tuple[list[Example], list[dict]]:
@@ -93,8 +75,7 @@ def read_pubmedqa_train(root: Path, limit: int | None) -> tuple[list[Example], l
     from suites import load_suite
 
     suite = load_suite("pubmedqa")
-    docs = suite.load_docs(root, split="train")[: limit or None]
-    examples = [Example(d["id"], suite.prompt(d), suite.spec.target_delimiter + suite.type.target_text(d)) for d in docs]
+    examples = _examples(training_records.pubmedqa_records(root, "train", limit))
     files = [file_entry(root / suite.spec.data.path, "train", "pubmedqa"),
              file_entry(root / suite.spec.data.extra["test_ids"], "excluded_ids", "json")]
     return examples, files

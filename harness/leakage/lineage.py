@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from harness import training_records
 from harness.errors import MedtuneError
 from harness.leakage.text import Document, read_documents
 
@@ -108,31 +109,19 @@ def documents(src: Source, held_out: bool = False) -> Iterator[Document]:
 
 
 def _records(src: Source) -> Iterator[Document]:
-    path = Path(src.path)
-    if src.format == "pubmedqa":
-        yield from pubmedqa_documents(src, split="train")
-    elif src.format == "text":
-        for doc in read_documents(path):
-            yield Document(doc.source, doc.text.strip(), f"{path.name}:{doc.source.rsplit(':', 1)[1]}")
-    elif src.format == "icd10":  # code<TAB>description<TAB>inclusions: the record id is the code
-        for doc in read_documents(path):
-            yield Document(doc.source, doc.text, doc.text.split(" ", 1)[0])
+    """The records of a training file, read by the same reader as the tuning run (same ids, same texts)."""
+    if src.format in training_records.FORMATS:
+        for r in training_records.records(src.path, src.format, where=f"training file {src.label}"):
+            yield Document(r.source, r.full_text, r.id)
     else:
-        yield from read_documents(path)
+        yield from read_documents(Path(src.path))
 
 
 def pubmedqa_documents(src: Source, split: str) -> Iterator[Document]:
     """PQA-L records rendered exactly as the sft method trains on them: the suite prompt + answer."""
-    from suites import load_suite
-
-    suite = load_suite("pubmedqa")
-    rel = suite.spec.data.path
-    if not src.path.endswith(rel):
-        raise MedtuneError(f"training file {src.label}: format pubmedqa expects a path ending in {rel}")
-    root = Path(src.path[: -len(rel)])
-    for doc in suite.load_docs(root, split=split):
-        text = suite.prompt(doc) + suite.spec.target_delimiter + suite.type.target_text(doc)
-        yield Document(f"{src.path}#{doc['id']}", text, str(doc["id"]))
+    root = training_records.pubmedqa_root(src.path, f"training file {src.label}")
+    for r in training_records.pubmedqa_records(root, split, source=src.path):
+        yield Document(r.source, r.full_text, r.id)
 
 
 def canaries(chain: list[dict]) -> list[dict]:

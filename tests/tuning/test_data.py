@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 import types
 
+import pytest
+
 from harness.store import Store
 from harness.store.variants import get_variant
 
@@ -69,3 +71,24 @@ def test_qa_loss_is_refused_for_a_corpus():
 
     with pytest.raises(ValidationError, match="qa_loss applies to format pubmedqa"):
         Data(format="text", files=["corpus/bio.txt"], qa_loss="all")
+
+
+@pytest.mark.parametrize("fmt,name,content", [
+    ("text", "notes.txt", "First line.\n\n  Second line, indented.  \nThird.\nFourth.\n"),
+    ("text", "notes.jsonl", '{"text": "A JSON record."}\n\n{"messages": [{"content": "chat"}]}\n{"text": "x"}\n'),
+    ("icd10", "codes.tsv", "A00\tCholera\t\n\nA00.0\tCholera due to Vibrio\tClassical cholera\nI21.9\tAcute MI\n"),
+    ("icd10", "codes.txt", "A00\tCholera\t\nB01 X\tVaricella\nC00\tLip\n"),
+])
+def test_tuning_and_the_leakage_audit_read_the_same_records(tmp_path, fmt, name, content):
+    """One reader: the ids tuning records (eval_ids) and the texts it trains on are what the audit reads back,
+    trained and held-out records alike (the audit read .jsonl/.tsv/icd10 records differently from tuning)."""
+    from harness.leakage import lineage as lin
+    from tuning.data import load_training_data
+    from tuning.recipe import Data
+
+    (tmp_path / name).write_text(content)
+    td = load_training_data(Data(format=fmt, files=[name], eval_size=1, limit=3), tmp_path, seed=1)
+    src = lin.Source("v", str(tmp_path / name), "train", fmt, None, set(td.eval_ids), 3)
+    assert sorted((d.id, d.text) for d in lin.documents(src)) == sorted((e.id, e.text) for e in td.train)
+    assert [(d.id, d.text) for d in lin.documents(src, held_out=True)] == [(e.id, e.text) for e in td.eval]
+    assert len(td.train) == 2
