@@ -94,6 +94,25 @@ def history(store: Store, suite: str, metric: str, base: str | None = None) -> p
     """, [suite, metric, base, base])
 
 
+def metric_direction(store: Store, metric: str, suite: str | None = None) -> bool:
+    """Higher is better? As stored with the metric's rows (newest first), else as the suite type declares it
+    (``harness.metrics``; a DB from before the direction column, or an old row, has NULL there)."""
+    from suites._types.declarations import higher_is_better
+
+    stored, suite_type = None, None
+    if _need(store, "metrics", "runs") and "higher_is_better" in set(store.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'metrics'")["column_name"]):
+        df = store.query("""
+            SELECT m.higher_is_better FROM metrics m JOIN runs r USING (run_id)
+            WHERE m.metric = ? AND (? IS NULL OR r.suite = ?) AND m.higher_is_better IS NOT NULL
+            ORDER BY r.finished_at DESC LIMIT 1""", [metric, suite, suite])
+        stored = bool(df.iloc[0, 0]) if len(df) else None
+    if suite is not None and _need(store, "suites"):
+        df = store.query("SELECT type FROM suites WHERE name = ? AND type IS NOT NULL LIMIT 1", [suite])
+        suite_type = df.iloc[0, 0] if len(df) else None
+    return higher_is_better(metric, suite_type, stored)
+
+
 def mark_regressions(df: pd.DataFrame, higher_is_better: bool = True) -> pd.DataFrame:
     """A run is a regression when its score falls below the 95% CI low of the best earlier run of
     the same lineage (same base variant); for a lower-is-better metric, above the best CI high."""

@@ -27,3 +27,4 @@ class Metric:
     ci_low: float | None
     ci_high: float | None
     n: int
+    higher_is_better: bool = True  # from the suite type's declaration (harness.metrics)

@@ -4,7 +4,6 @@ import plotly.express as px
 import streamlit as st
 
 from dashboards import data, ui
-from harness.gate.sources import higher_is_better
 
 st.title("History")
 store = ui.open_store()
@@ -20,7 +19,7 @@ metric = c2.selectbox("Metric", metrics, index=metrics.index("acc") if "acc" in 
 base = c3.selectbox("Variant family (lineage root)", ["all"] + bases, key="base")
 runs = ui.require(ui.safe(data.history, store, suite, metric, None if base == "all" else base),
                   "No runs table yet.", f"No run of {suite} for this family.")
-runs = data.mark_regressions(runs, higher_is_better(metric))
+runs = data.mark_regressions(runs, data.metric_direction(store, metric, suite))
 
 fig = px.line(runs, x="finished_at", y="value", color="variant", markers=True,
               hover_data=["code_version", "n_samples", "method"],

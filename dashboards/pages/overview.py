@@ -40,7 +40,8 @@ if st.toggle("Show the 95% CI of each score as text", key="ci_text"):
 config = {s: ui.share_column(s) for s in order
           if view.loc[view.suite == s, "value"].between(0, 1).all()}
 config["mean"] = st.column_config.NumberColumn("mean", format="%.3f", help="mean over the suites shown")
-st.dataframe(wide.sort_values("mean", ascending=False).reset_index(), hide_index=True, column_config=config,
+lower_first = not data.metric_direction(store, metric)  # best first: the lowest perplexity, the highest accuracy
+st.dataframe(wide.sort_values("mean", ascending=lower_first).reset_index(), hide_index=True, column_config=config,
              width="stretch", key="scores")
 
 st.subheader("Scores with 95% CIs")

@@ -1,8 +1,8 @@
 """Paired, per-item comparison of two runs of one suite, and the learn/forget summary.
 
 - Per suite and metric: variant - reference on the same items, with a 95% paired CI and a
-  p-value (McNemar for per-item 0/1 scores, paired bootstrap for corpus-level ratios such as
-  perplexity).
+  p-value, by the test and in the direction the suite type declares (``harness.metrics``: McNemar
+  for per-item 0/1 scores, paired bootstrap of the corpus statistic for perplexity or F1).
 - Forgetting index: mean drop (reference - variant) over HellaSwag (acc_norm), ARC-Challenge
   (acc_norm) and WinoGrande (acc), as in Biderman et al. 2024, "LoRA Learns Less and Forgets Less".
 - Domain gain: mean change (variant - reference) in accuracy over the medical QA suites.
@@ -16,12 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.errors import MedtuneError
-from harness.stats import mcnemar_test, mean_of_means_ci, paired_statistic_diff
+from harness.metrics import compare, per_item
+from harness.stats import mean_of_means_ci
 
 # (suite, metric) pairs that define the two summary numbers.
 FORGETTING_TASKS = {"hellaswag": "acc_norm", "arc_challenge": "acc_norm", "winogrande": "acc"}
 DOMAIN_SUITES = {"medqa_usmle": "acc", "medmcqa": "acc", "pubmedqa": "acc", "mmlu_medical": "acc"}
-LOWER_IS_BETTER = {"word_perplexity", "byte_perplexity", "bits_per_byte", "token_perplexity", "perplexity"}
 
 
 @dataclass
@@ -37,11 +37,13 @@ class Comparison:
     p_value: float
     test: str
     n: int
-    item_deltas: np.ndarray | None  # per-item variant - reference (binary metrics), for the summaries
+    item_deltas: np.ndarray | None  # per-item variant - reference (per-item metrics), for the summaries
 
 
 def _samples(store, run_id: str):
-    df = store.query("SELECT doc_id, scores FROM samples WHERE run_id = ? ORDER BY sample_idx", [run_id])
+    from harness.store.runs import sample_scores
+
+    df = sample_scores(store, run_id)
     return list(df.doc_id), [json.loads(s) for s in df.scores]
 
 
@@ -55,34 +57,17 @@ def compare_runs(store, suite, variant_run: str, reference_run: str, label: str)
                            f"({len(v_ids)} vs {len(r_ids)}; {only_v} only in the variant's, {only_r} only in the {label}'s); "
                            "re-run both with the same --limit")
     out = []
-    stype = suite.spec.type
     for metric in suite.spec.metrics:
-        if stype == "perplexity" or metric in LOWER_IS_BETTER:
-            cols_v, cols_r, stat = _corpus_columns(stype, metric, v_scores, r_scores)
-            cmp = paired_statistic_diff(cols_v, cols_r, stat)
-            vv, rv = float(stat(*cols_v, axis=-1)), float(stat(*cols_r, axis=-1))
-            out.append(Comparison(suite.name, metric, False, vv, rv, cmp.delta, cmp.ci_low, cmp.ci_high, cmp.p_value,
-                                  cmp.test, cmp.n, None))
-            continue
-        a = np.array([s[metric] for s in v_scores], float)
-        b = np.array([s[metric] for s in r_scores], float)
-        cmp = mcnemar_test(a, b)
-        out.append(Comparison(suite.name, metric, True, float(a.mean()), float(b.mean()), cmp.delta, cmp.ci_low,
-                              cmp.ci_high, cmp.p_value, cmp.test, cmp.n, a - b))
+        declared = suite.type.metric(metric)
+        cmp, _ = compare(declared, metric, v_scores, r_scores)
+        if declared.corpus:
+            vv, rv, deltas = declared.value(v_scores), declared.value(r_scores), None
+        else:
+            a, b = per_item(metric, v_scores), per_item(metric, r_scores)
+            vv, rv, deltas = float(a.mean()), float(b.mean()), a - b
+        out.append(Comparison(suite.name, metric, declared.higher_is_better, vv, rv, cmp.delta, cmp.ci_low,
+                              cmp.ci_high, cmp.p_value, cmp.test, cmp.n, deltas))
     return out
-
-
-def _corpus_columns(stype, metric, v_scores, r_scores):
-    if stype == "perplexity":
-        from suites._types.perplexity import _ratio
-
-        keys = ("loglikelihood", "tokens", "words", "bytes")
-        return (tuple(np.array([s[k] for s in v_scores], float) for k in keys),
-                tuple(np.array([s[k] for s in r_scores], float) for k in keys), _ratio(metric))
-    # LAMBADA-style perplexity: exp(-mean loglikelihood)
-    stat = lambda ll, axis=-1: np.exp(-ll.mean(axis))  # noqa: E731
-    return ((np.array([s["loglikelihood"] for s in v_scores], float),),
-            (np.array([s["loglikelihood"] for s in r_scores], float),), stat)
 
 
 @dataclass

@@ -33,10 +33,9 @@ def print_result(result, console: Console) -> None:
 
 def results_hook(df: pd.DataFrame, store) -> pd.DataFrame:
     """Append each variant's learn/forget pair to the results table, as rows of a pseudo-suite."""
-    try:
-        summary = store.query("SELECT * FROM forgetting_summary")
-    except Exception:  # table absent (older DB) or empty DB
-        return df
+    from harness.store.forgetting import summaries
+
+    summary = summaries(store)  # the store migrates on open: the table exists (empty for a new DB)
     if summary.empty:
         return df
     if not df.empty:
@@ -45,8 +44,9 @@ def results_hook(df: pd.DataFrame, store) -> pd.DataFrame:
     for r in summary.itertuples():
         suite = f"learn/forget vs {r.reference_role}"
         rows.append({"variant": r.variant, "suite": suite, "engine": "native", "n_samples": None, "metric": "domain_gain",
-                     "value": r.domain_gain, "ci_low": r.dg_ci_low, "ci_high": r.dg_ci_high})
+                     "value": r.domain_gain, "ci_low": r.dg_ci_low, "ci_high": r.dg_ci_high, "higher_is_better": True})
         rows.append({"variant": r.variant, "suite": suite, "engine": "native", "n_samples": None,
-                     "metric": "forgetting_index", "value": r.forgetting_index, "ci_low": r.fi_ci_low, "ci_high": r.fi_ci_high})
+                     "metric": "forgetting_index", "value": r.forgetting_index, "ci_low": r.fi_ci_low,
+                     "ci_high": r.fi_ci_high, "higher_is_better": False})  # a drop: lower is better
     extra = pd.DataFrame(rows).dropna(subset=["value"])
     return pd.concat([df, extra], ignore_index=True) if not extra.empty else df

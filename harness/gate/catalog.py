@@ -12,10 +12,7 @@ from dataclasses import dataclass, field
 
 from harness.errors import MedtuneError
 from harness.gate.sources import Sources
-
-#: suite types whose metrics also come per label: NER stores ``f1_<entity type>`` etc. and ``repairs``
-PER_LABEL_TYPES = ("ner",)
-PER_LABEL_EXTRA = ("repairs",)
+from suites._types.declarations import declared
 
 
 @dataclass
@@ -25,19 +22,23 @@ class SuiteInfo:
     metrics: set[str] = field(default_factory=set)   # declared by the suite definition, or stored by its runs
 
     def knows(self, metric: str) -> bool:
+        """A metric the suite lists or stored, a per-label one of a listed metric (NER ``f1_<type>``),
+        or one its type reports always (NER ``repairs``): as the type's metric declaration says."""
         if metric in self.metrics:
             return True
-        if self.type in PER_LABEL_TYPES:
-            head, sep, label = metric.partition("_")
-            return metric in PER_LABEL_EXTRA or bool(sep and label and head in self.metrics)
+        for d in declared(self.type):
+            if d.always and d.name == metric:
+                return True
+            if d.per_label and d.name in self.metrics and d.get_label(metric):
+                return True
         return False
 
     def names(self) -> list[str]:
         """The metric names, as shown in an error."""
+        decl = declared(self.type)
         out = sorted(self.metrics)
-        if self.type in PER_LABEL_TYPES:
-            out += [f"{m}_<type>" for m in sorted(self.metrics) if "_" not in m] + list(PER_LABEL_EXTRA)
-        return out
+        out += [f"{d.name}_<type>" for d in sorted(decl, key=lambda d: d.name) if d.per_label and d.name in self.metrics]
+        return out + [d.name for d in decl if d.always and d.name not in self.metrics]
 
 
 def _shipped() -> dict[str, SuiteInfo]:

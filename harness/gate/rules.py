@@ -12,7 +12,8 @@ from harness.gate.catalog import SuiteInfo, unknown_metric
 from harness.gate.policy import (MaxCanaryExposure, MaxContamination, MaxDrop, MaxForgettingIndex, MinScore, Policy,
                                  _SuiteRule)
 from harness.gate.paired import paired_test
-from harness.gate.sources import Sources, higher_is_better
+from harness.gate.sources import Sources
+from suites._types.declarations import higher_is_better
 
 
 @dataclass
@@ -111,8 +112,9 @@ def max_drop(rule: MaxDrop, ctx: Context) -> list[RuleResult]:
                                    f"`medtune eval --variant {who} --suite {suite}`"))
             continue
         a, b = ctx.sources.paired(suite, cand["run_id"], base["run_id"])
-        test, test_name = paired_test(rule.metric, a, b, rule.test)
-        sign = 1 if higher_is_better(rule.metric) else -1
+        suite_type = ctx.suites[suite].type if suite in ctx.suites else None
+        test, test_name = paired_test(rule.metric, a, b, rule.test, suite_type)
+        sign = 1 if higher_is_better(rule.metric, suite_type, cand.get("higher_is_better")) else -1
         drop = sign * (base["value"] - cand["value"])
         significant = test.p_value is not None and test.p_value < alpha
         ok = drop <= rule.max_drop or not significant
@@ -127,9 +129,6 @@ def max_drop(rule: MaxDrop, ctx: Context) -> list[RuleResult]:
 
 
 def max_forgetting_index(rule: MaxForgettingIndex, ctx: Context) -> list[RuleResult]:
-    if not ctx.sources.has("forgetting_summary"):
-        return [_result(rule, None, "not_measured", detail="no forgetting tables in the DB: run "
-                        f"`medtune forgetting --variant {ctx.candidate}`")]
     reference = ctx.baseline if rule.reference == "baseline" else None
     role = None if rule.reference == "baseline" else rule.reference
     row = ctx.sources.forgetting(ctx.candidate, reference, role)
@@ -146,8 +145,6 @@ def max_forgetting_index(rule: MaxForgettingIndex, ctx: Context) -> list[RuleRes
 
 def max_contamination(rule: MaxContamination, ctx: Context) -> list[RuleResult]:
     hint = f"run `medtune audit leakage --variant {ctx.candidate}`"
-    if not ctx.sources.has("leakage_audits", "leakage_items"):
-        return [_result(rule, rule.suite or rule.family, "not_measured", detail=f"no leakage tables in the DB: {hint}")]
     audit = ctx.sources.latest_leakage_audit(ctx.candidate, "leakage_items")
     counts = ctx.sources.contamination(audit) if audit else None
     out = []
@@ -168,8 +165,6 @@ def max_contamination(rule: MaxContamination, ctx: Context) -> list[RuleResult]:
 
 def max_canary_exposure(rule: MaxCanaryExposure, ctx: Context) -> list[RuleResult]:
     hint = f"run `medtune audit leakage --variant {ctx.candidate}` with canaries"
-    if not ctx.sources.has("leakage_audits", "canary_exposure"):
-        return [_result(rule, None, "not_measured", detail=f"no leakage tables in the DB: {hint}")]
     audit = ctx.sources.latest_leakage_audit(ctx.candidate, "canary_exposure")
     if audit is None:
         return [_result(rule, None, "not_measured", detail=f"no canary exposure measured for {ctx.candidate}: {hint}")]

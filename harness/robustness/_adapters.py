@@ -2,13 +2,16 @@
 
 - multiple choice: the document's ``question`` (or ``query``/``ctx``) is perturbed, options untouched;
   the giskard model is a classifier whose classes are the option letters and whose ``predict_proba``
-  is the softmax over the option log-likelihoods; the paired score is ``acc`` (McNemar).
+  is the softmax over the option log-likelihoods; the paired score is ``acc``.
 - NER: the sentence is perturbed **only on its non-entity words** (gold ``O`` words), so the gold
   tags stay aligned word for word; entity words are never changed. Each maximal run of ``O`` words
   goes through giskard's transformation as one string and is re-split on whitespace (a run may
   gain or lose words; they are all ``O``). The paired score is corpus entity F1 (summed counts). giskard
   itself sees the whole sentence as a regression model whose output is the number of predicted
   entity words (giskard has no sequence-labelling model type).
+
+The score of a set of items and the paired test (perturbed - clean) are the metric's declaration
+in the suite type (``harness.metrics``: McNemar for accuracy, paired bootstrap of the corpus F1).
 """
 
 from __future__ import annotations
@@ -19,14 +22,35 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import MedtuneError
+from harness.metrics import MetricDef, compare
 from harness.results import Sample
-from harness.stats import PairedComparison, bootstrap_ci, mcnemar_test, paired_bootstrap
+from harness.stats import PairedComparison
+from suites._types.declarations import metric_def
 
 LETTERS = "ABCDEFGHIJ"
 SUPPORTED_TYPES = ("multiple_choice", "ner")
 
 
-class QAAdapter:
+class _Scored:
+    """The score of a set of samples and the paired test, as the suite type declares ``metric``."""
+
+    suite_type: str
+    metric: str
+
+    @property
+    def declared(self) -> MetricDef:
+        return metric_def(self.metric, self.suite_type)
+
+    def summary(self, samples: list[Sample]) -> float:
+        return self.declared.value([s.scores for s in samples])
+
+    def paired(self, clean: list[Sample], perturbed: list[Sample], seed: int = 0) -> PairedComparison:
+        """perturbed - clean on the same items, by the declared test."""
+        return compare(self.declared, self.metric, [s.scores for s in perturbed], [s.scores for s in clean],
+                       seed=seed)[0]
+
+
+class QAAdapter(_Scored):
     """Multiple-choice QA: perturb the question (``question``, else ``query`` or ``ctx``); classes are option letters."""
 
     suite_type = "multiple_choice"
@@ -66,13 +90,6 @@ class QAAdapter:
     def flipped(self, clean: Sample, perturbed: Sample) -> bool:
         return int(clean.prediction) != int(perturbed.prediction)
 
-    def summary(self, samples: list[Sample]) -> float:
-        return float(np.mean([s.scores["acc"] for s in samples]))
-
-    def paired(self, clean: list[Sample], perturbed: list[Sample], seed: int = 0) -> PairedComparison:
-        """Accuracy, perturbed - clean on the same items; McNemar p."""
-        return mcnemar_test(*(np.array([s.scores["acc"] for s in side]) for side in (perturbed, clean)), seed=seed)
-
     def perturb(self, transform: Callable[[pd.DataFrame, str], pd.Series]) -> dict[int, dict]:
         """Item index -> perturbed document, for the items the transformation changes."""
         frame = pd.DataFrame({"text": [self.text(d) for d in self.docs]})
@@ -80,7 +97,7 @@ class QAAdapter:
         return {i: self.with_text(self.docs[i], t) for i, t in enumerate(new) if t != frame["text"][i]}
 
 
-class NERAdapter:
+class NERAdapter(_Scored):
     """NER: perturb non-entity words only; giskard sees a regression on the predicted entity count."""
 
     suite_type = "ner"
@@ -130,17 +147,6 @@ class NERAdapter:
         n_entities = lambda tags: sum(t.startswith("B-") for t in tags)
         return on_entities(clean, a) != on_entities(perturbed, b) or n_entities(a) != n_entities(b)
 
-    def summary(self, samples: list[Sample]) -> float:
-        return float(f1_from_counts(*_counts(samples)))
-
-    def paired(self, clean: list[Sample], perturbed: list[Sample], seed: int = 0) -> PairedComparison:
-        """Corpus entity F1 (summed counts), perturbed - clean; CI by resampling sentences; p from sentence F1."""
-        cols = _counts(perturbed) + _counts(clean)
-        diff = lambda tp, fp, fn, tp0, fp0, fn0, axis=-1: (f1_from_counts(tp, fp, fn, axis) - f1_from_counts(tp0, fp0, fn0, axis))
-        delta, low, high = bootstrap_ci(cols, statistic=diff, seed=seed)
-        p = paired_bootstrap(np.array([s.score for s in perturbed]), np.array([s.score for s in clean]), seed=seed).p_value
-        return PairedComparison(delta, low, high, len(clean), p, "bootstrap")
-
     def perturb(self, transform: Callable[[pd.DataFrame, str], pd.Series]) -> dict[int, dict]:
         runs = []  # (doc index, start, end) of each maximal run of O words
         for i, doc in enumerate(self.docs):
@@ -166,16 +172,6 @@ class NERAdapter:
             words[a:b], tags[a:b] = repl, ["O"] * len(repl)
             changed[i] = {**doc, self.words_key: words, self.tags_key: tags}
         return changed
-
-
-def _counts(samples: list[Sample]) -> tuple:
-    return tuple(np.array([s.scores[c] for s in samples]) for c in ("tp", "fp", "fn"))
-
-
-def f1_from_counts(tp, fp, fn, axis=-1):
-    from suites._types.ner import f1_from_counts as f1  # the NER suite's own corpus F1
-
-    return f1(tp, fp, fn, axis=axis)
 
 
 def _predicted_tags(sample: Sample) -> list[str]:

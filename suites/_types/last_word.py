@@ -5,13 +5,21 @@ from __future__ import annotations
 import numpy as np
 
 from harness import contract
-from harness.results import Metric, Sample
-from harness.stats import bootstrap_ci
+from harness.metrics import CORPUS, MCNEMAR, MetricDef, declare
+from harness.results import Sample
 from suites._types.base import SuiteType
+
+
+def perplexity(ll, axis=-1):
+    """LAMBADA's perplexity of the target words: exp(-mean log-likelihood); higher ll => lower ppl."""
+    return np.exp(-ll.mean(axis))
 
 
 class LastWord(SuiteType):
     request_kinds = ("loglikelihood",)
+    metrics = declare(MetricDef("acc", ("acc",), test=MCNEMAR, always=True),
+                      MetricDef("perplexity", ("loglikelihood",), perplexity, higher_is_better=False, test=CORPUS,
+                                always=True))
 
     def requests(self, doc_index, doc):
         return [contract.loglikelihood(doc_index, 0, doc["context"], self.suite.spec.target_delimiter + doc["target"])]
@@ -22,11 +30,3 @@ class LastWord(SuiteType):
                       score=float(res.is_greedy), scores={"acc": float(res.is_greedy), "loglikelihood": res.logprob},
                       record={"context_tail": doc["context"][-300:], "target": doc["target"], "loglikelihood": res.logprob,
                               "n_tokens": res.n_tokens})
-
-    def aggregate(self, samples, seed=0):
-        acc = np.array([s.scores["acc"] for s in samples])
-        ll = np.array([s.scores["loglikelihood"] for s in samples])
-        out = [Metric("acc", *bootstrap_ci(acc, seed=seed), len(samples))]
-        point, low, high = bootstrap_ci(ll, statistic=lambda x, axis=-1: np.exp(-x.mean(axis)), seed=seed)
-        out.append(Metric("perplexity", point, low, high, len(samples)))  # higher ll => lower ppl
-        return out

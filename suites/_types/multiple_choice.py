@@ -13,6 +13,7 @@ import numpy as np
 
 from harness import contract
 from harness.errors import MedtuneError
+from harness.metrics import MCNEMAR, declare, mean_of
 from harness.results import Sample
 from suites._types.base import SuiteType
 
@@ -21,6 +22,7 @@ LETTERS = "ABCDEFGHIJ"
 
 class MultipleChoice(SuiteType):
     request_kinds = ("loglikelihood",)
+    metrics = declare(mean_of("acc", test=MCNEMAR), mean_of("acc_norm", test=MCNEMAR))
 
     def __init__(self, suite):
         super().__init__(suite)

@@ -16,8 +16,8 @@ import numpy as np
 
 from harness import contract
 from harness.errors import MedtuneError
+from harness.metrics import CORPUS, MetricDef, declare
 from harness.results import Metric, Sample
-from harness.stats import bootstrap_ci
 from suites._types.base import SuiteType
 
 
@@ -50,7 +50,7 @@ def recall_from_counts(tp, fp, fn, axis=-1):
     return prf_from_counts(tp, fp, fn, axis)[1]
 
 
-STATISTICS = {"f1": f1_from_counts, "precision": precision_from_counts, "recall": recall_from_counts}
+COUNTS = ("tp", "fp", "fn")
 
 
 def sentence_counts(gold: set, pred: set, types: list[str]) -> dict[str, float]:
@@ -64,6 +64,12 @@ def sentence_counts(gold: set, pred: set, types: list[str]) -> dict[str, float]:
 class NER(SuiteType):
     request_kinds = ("token_labels",)
     model_kinds = ("encoder",)
+    #: corpus scores from summed counts, overall and per entity type (``f1_Disease`` from ``tp_Disease``...);
+    #: ``repairs`` counts IOB2 tags repaired while reading the data (reported, never compared)
+    metrics = declare(MetricDef("f1", COUNTS, f1_from_counts, test=CORPUS, per_label=True),
+                      MetricDef("precision", COUNTS, precision_from_counts, test=CORPUS, per_label=True),
+                      MetricDef("recall", COUNTS, recall_from_counts, test=CORPUS, per_label=True),
+                      MetricDef("repairs", (), None, higher_is_better=False, test=None, always=True))
 
     def __init__(self, suite):
         super().__init__(suite)
@@ -76,7 +82,7 @@ class NER(SuiteType):
         if docs is not None:
             return label_set({t for d in docs for t in d["tags"]})
         if self._labels is None:
-            root = getattr(self.suite, "_data_root", None)
+            root = self.suite.data_root
             self._labels = self.labels(self.suite.load_docs(root)) if root is not None else []
         return self._labels
 
@@ -121,18 +127,19 @@ class NER(SuiteType):
                     "repairs": doc.get("repairs", [])},
         )
 
+    def metric_names(self, samples: list[Sample]) -> list[str]:
+        """precision/recall/F1 overall, and per entity type when there are several."""
+        types = sorted(k[3:] for k in (samples[0].scores if samples else {}) if k.startswith("tp_"))
+        per_label = [d.name for d in self.metrics if d.per_label]
+        return [f"{name}{suffix}" for suffix in [""] + ([f"_{t}" for t in types] if len(types) > 1 else [])
+                for name in per_label]  # one type: same as overall
+
     def aggregate(self, samples: list[Sample], seed: int = 0) -> list[Metric]:
         """precision/recall/F1 overall and per entity type, CIs by resampling sentences; repairs."""
-        n = len(samples)
-        types = sorted(k[3:] for k in (samples[0].scores if samples else {}) if k.startswith("tp_"))
-        out = []
-        for suffix in [""] + ([f"_{t}" for t in types] if len(types) > 1 else []):  # one type: same as overall
-            cols = tuple(np.array([s.scores[f"{c}{suffix}"] for s in samples]) for c in ("tp", "fp", "fn"))
-            for name, stat in STATISTICS.items():
-                point, low, high = bootstrap_ci(cols, statistic=stat, seed=seed)
-                out.append(Metric(f"{name}{suffix}", point, low, high, n))
+        out = super().aggregate(samples, seed)
         repairs = sum(len(s.record.get("repairs", [])) for s in samples)
-        out.append(Metric("repairs", float(repairs), None, None, n))
+        out.append(Metric("repairs", float(repairs), None, None, len(samples),
+                          self.metrics.get("repairs").higher_is_better))
         if repairs:
             first = next(r for s in samples for r in s.record.get("repairs", []))
             print(f"{self.suite.name}: {repairs} IOB2 repair(s) in the data (I- tag not continuing an entity "

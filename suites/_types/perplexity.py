@@ -13,12 +13,12 @@ import re
 import numpy as np
 
 from harness import contract
-from harness.results import Metric, Sample
-from harness.stats import bootstrap_ci
+from harness.metrics import CORPUS, MetricDef, declare
+from harness.results import Sample
 from suites._types.base import SuiteType
 
 LN2 = math.log(2)
-LOWER_IS_BETTER = {"word_perplexity", "byte_perplexity", "bits_per_byte", "token_perplexity"}
+COLUMNS = ("loglikelihood", "tokens", "words", "bytes")
 
 
 def _ratio(kind: str):
@@ -36,6 +36,8 @@ def _ratio(kind: str):
 
 class Perplexity(SuiteType):
     request_kinds = ("loglikelihood_rolling",)
+    metrics = declare(*(MetricDef(kind, COLUMNS, _ratio(kind), higher_is_better=False, test=CORPUS)
+                        for kind in ("word_perplexity", "byte_perplexity", "bits_per_byte", "token_perplexity")))
 
     def requests(self, doc_index, doc):
         return [contract.loglikelihood_rolling(doc_index, doc["text"])]
@@ -47,11 +49,3 @@ class Perplexity(SuiteType):
         return Sample(doc_id=str(doc["id"]), target=None, prediction=None, correct=None, score=res.logprob,
                       scores={"loglikelihood": res.logprob, "tokens": res.n_tokens, "words": words, "bytes": nbytes},
                       record={"title": doc["id"], "chars": len(doc["text"])})
-
-    def aggregate(self, samples, seed=0):
-        cols = tuple(np.array([s.scores[k] for s in samples], float) for k in ("loglikelihood", "tokens", "words", "bytes"))
-        out = []
-        for name in self.suite.spec.metrics:
-            point, low, high = bootstrap_ci(cols, statistic=_ratio(name), seed=seed)
-            out.append(Metric(name, point, low, high, len(samples)))
-        return out
