@@ -5,7 +5,7 @@ work on big strings. Memory stays bounded by the block size, whatever the corpus
 Formats, by suffix (after ``.gz`` / ``.zst`` / ``.zstd``):
 
 - ``.jsonl`` / ``.ndjson``: one JSON record a line; its text is ``text_field`` (default ``text``), else
-  ``harness.leakage.text.record_text`` (chat ``messages``, else every string value). Source ``path:line``.
+  ``record_text`` (chat ``messages``, else every string value). Source ``path:line``.
 - ``.parquet``: the ``text_field`` column, read a row group at a time. Source ``path#row`` (0-based).
 - anything else (``.txt``, ``.raw``...): one document a line, blank lines skipped. Source ``path:line``.
 
@@ -95,9 +95,22 @@ def _open_text(path: Path):
     return open(path, encoding="utf-8")
 
 
-def _record_text(rec, text_field: str) -> str:
-    from harness.leakage.text import record_text
+def record_text(rec) -> str:
+    """A training record as text: its ``text`` field, chat ``messages``, else every string value."""
+    if isinstance(rec, str):
+        return rec
+    if isinstance(rec, dict):
+        if isinstance(rec.get("text"), str):
+            return rec["text"]
+        if isinstance(rec.get("messages"), list):
+            return "\n".join(str(m.get("content", "")) for m in rec["messages"] if isinstance(m, dict))
+        return " ".join(record_text(v) for v in rec.values() if isinstance(v, (str, list, dict)))
+    if isinstance(rec, list):
+        return " ".join(record_text(v) for v in rec if isinstance(v, (str, list, dict)))
+    return ""
 
+
+def _record_text(rec, text_field: str) -> str:
     if isinstance(rec, dict) and isinstance(rec.get(text_field), str):
         return rec[text_field]
     return record_text(rec)

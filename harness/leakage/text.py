@@ -9,7 +9,7 @@ import csv
 import json
 import string
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 from harness.errors import DataError, MedtuneError
 
@@ -44,22 +44,7 @@ def item_text(doc: dict) -> str:
 
 
 # -- training files --------------------------------------------------------------------------
-from harness.corpus import Document  # noqa: E402  (one Document class for the corpus reader and the audit)
-
-
-def record_text(rec: Any) -> str:
-    """A training record as text: its ``text`` field, chat ``messages``, else every string value."""
-    if isinstance(rec, str):
-        return rec
-    if isinstance(rec, dict):
-        if isinstance(rec.get("text"), str):
-            return rec["text"]
-        if isinstance(rec.get("messages"), list):
-            return "\n".join(str(m.get("content", "")) for m in rec["messages"] if isinstance(m, dict))
-        return " ".join(record_text(v) for v in rec.values() if isinstance(v, (str, list, dict)))
-    if isinstance(rec, list):
-        return " ".join(record_text(v) for v in rec if isinstance(v, (str, list, dict)))
-    return ""
+from harness.corpus import Document, record_text  # noqa: E402,F401  (one Document class and record text for the corpus reader and the audit)
 
 
 def read_documents(path: str | Path, what: str = "training file") -> Iterator[Document]:
