@@ -129,6 +129,9 @@ def max_drop(rule: MaxDrop, ctx: Context) -> list[RuleResult]:
 
 
 def max_forgetting_index(rule: MaxForgettingIndex, ctx: Context) -> list[RuleResult]:
+    if not ctx.sources.has("forgetting_summary"):
+        return [_result(rule, None, "not_measured", detail="no forgetting tables in the DB: run "
+                        f"`medtune forgetting --variant {ctx.candidate}`")]
     reference = ctx.baseline if rule.reference == "baseline" else None
     role = None if rule.reference == "baseline" else rule.reference
     row = ctx.sources.forgetting(ctx.candidate, reference, role)
@@ -145,6 +148,8 @@ def max_forgetting_index(rule: MaxForgettingIndex, ctx: Context) -> list[RuleRes
 
 def max_contamination(rule: MaxContamination, ctx: Context) -> list[RuleResult]:
     hint = f"run `medtune audit leakage --variant {ctx.candidate}`"
+    if not ctx.sources.has("leakage_audits", "leakage_items"):
+        return [_result(rule, rule.suite or rule.family, "not_measured", detail=f"no leakage tables in the DB: {hint}")]
     audit = ctx.sources.latest_leakage_audit(ctx.candidate, "leakage_items")
     counts = ctx.sources.contamination(audit) if audit else None
     out = []
@@ -165,6 +170,8 @@ def max_contamination(rule: MaxContamination, ctx: Context) -> list[RuleResult]:
 
 def max_canary_exposure(rule: MaxCanaryExposure, ctx: Context) -> list[RuleResult]:
     hint = f"run `medtune audit leakage --variant {ctx.candidate}` with canaries"
+    if not ctx.sources.has("leakage_audits", "canary_exposure"):
+        return [_result(rule, None, "not_measured", detail=f"no leakage tables in the DB: {hint}")]
     audit = ctx.sources.latest_leakage_audit(ctx.candidate, "canary_exposure")
     if audit is None:
         return [_result(rule, None, "not_measured", detail=f"no canary exposure measured for {ctx.candidate}: {hint}")]
