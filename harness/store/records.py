@@ -167,6 +167,7 @@ class MetricRow(Record):
     ci_low: float | None = None
     ci_high: float | None = None
     n: int | None = None
+    higher_is_better: bool | None = None  # 009; NULL in older rows: the suite type's declaration decides
 
 
 @dataclass

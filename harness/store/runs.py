@@ -101,8 +101,8 @@ def write_run_once(store: Store, *, key: str, variant: str, model_info, suite, e
         insert(con, [SuiteRecord(name=suite.name, version_hash=suite.version, family=suite.spec.family,
                                  type=suite.spec.type, spec=suite.spec.model_dump())], mode="OR IGNORE")
         insert(con, [run])
-        insert(con, [MetricRow(run_id=run_id, metric=m.name, value=m.value, ci_low=m.ci_low, ci_high=m.ci_high, n=m.n)
-                     for m in metrics])
+        insert(con, [MetricRow(run_id=run_id, metric=m.name, value=m.value, ci_low=m.ci_low, ci_high=m.ci_high, n=m.n,
+                               higher_is_better=m.higher_is_better) for m in metrics])
         insert(con, samples_rows, frame=True)
     return run_id, True
 
@@ -124,7 +124,8 @@ LATEST_RUNS_SQL = """
 def results_table(store: Store, variants: list[str] | None = None, suites: list[str] | None = None) -> pd.DataFrame:
     """The latest run per (variant, suite), one row per metric, with CIs."""
     sql = f"""
-        SELECT l.variant, l.suite, l.engine, l.n_samples, m.metric, m.value, m.ci_low, m.ci_high, l.finished_at, l.run_id
+        SELECT l.variant, l.suite, l.engine, l.n_samples, m.metric, m.value, m.ci_low, m.ci_high, l.finished_at, l.run_id,
+               m.higher_is_better
         FROM ({LATEST_RUNS_SQL}) l JOIN metrics m USING (run_id)
         WHERE (? IS NULL OR list_contains(?, l.variant)) AND (? IS NULL OR list_contains(?, l.suite))
         ORDER BY l.suite, l.variant, m.metric

@@ -50,7 +50,8 @@ def write_run(con, run_id: str, variant: str, suite: str, samples: list[dict], w
                 [run_id, run_id, variant, suite, len(samples), when, when + timedelta(minutes=3), float(len(samples))])
     for metric in [m for m in ("acc", "acc_norm", "f1") if m in samples[0]["scores"]]:
         point, low, high = bootstrap_ci(np.array([s["scores"][metric] for s in samples]))
-        con.execute("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?)", [run_id, metric, point, low, high, len(samples)])
+        con.execute("INSERT INTO metrics (run_id, metric, value, ci_low, ci_high, n) VALUES (?, ?, ?, ?, ?, ?)",
+                    [run_id, metric, point, low, high, len(samples)])
     con.executemany("INSERT INTO samples VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [[run_id, idx, s["doc_id"], s["target"], s["prediction"], s["correct"], s["score"],
                       json.dumps(s["scores"]), json.dumps(s["record"])] for idx, s in enumerate(samples)])

@@ -203,7 +203,7 @@ def test_max_drop_on_ner_f1_bootstraps_the_corpus_score(tmp_path):
         _add_run(store, f"run-{name}", name, "ner_ncbi_disease", samples)
         f1 = 2 * t.sum() / (2 * t.sum() + fp.sum() + fn.sum())
         with store.connect(write=True) as con:
-            con.execute("INSERT INTO metrics VALUES (?, 'f1', ?, NULL, NULL, 60)", [f"run-{name}", f1])
+            con.execute("INSERT INTO metrics (run_id, metric, value, n) VALUES (?, 'f1', ?, 60)", [f"run-{name}", f1])
     p = policy(tmp_path, "  - rule: max_drop\n    suite: ner_ncbi_disease\n    metric: f1\n    max_drop: 0.05\n")
     r = run_gate(store, p, "cand", "base").results[0]
     assert "paired bootstrap of corpus f1" in r.detail and r.status == "fail" and r.p_value < 0.05
