@@ -2,7 +2,8 @@
 
 The suite index (n-gram tables, bitmaps, shingle keys) is built once on the client and broadcast to
 every worker (``Client.scatter(..., broadcast=True)``); each task scans one corpus file into a
-``ScanState`` (gram hash -> first source, the sketches of candidate documents), and the client merges
+``ScanState`` (gram hash -> first source, each item's best near-duplicate so far, the item shingles seen in
+candidate documents: its size depends on the items, not on the file), and the client merges
 the states in file order and scores the items, so the rows are the same as one process scanning the
 files one after another. Shards are files: a corpus in one huge file is one task (split it first,
 e.g. ``split -l``). Workers read the files themselves, so on a real cluster (``--scheduler

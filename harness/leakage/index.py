@@ -12,14 +12,18 @@ Two tests per item, as in GPT-3 / lm-eval decontamination plus near-duplicate de
 - **boilerplate is not evidence**: an n-gram found in more than ``common`` (3) distinct items of
   one suite ("which of the following is the most likely diagnosis ...") is phrasing the suite
   shares, so for that suite's items it neither counts as a match nor in the share's denominator.
-- **near duplicates**: MinHash (datasketch) over word k-shingles, matched through a MinHashLSH.
-  Jaccard >= t needs a t share of a document's shingles to occur in the item, so a training
-  document is sketched only if that share of its shingles occurs in *some* item; and the LSH is
-  built, after the scan, only over items with that share of their shingles in *some* sketched
-  document (and only they are sketched). Both filters are exact necessary conditions.
+- **near duplicates**: MinHash (datasketch's affine32 scheme, computed as arrays) over word
+  k-shingles, matched by datasketch MinHashLSH's banding (its b x r for the retrieval threshold),
+  vectorised (``BandLSH``: the same collisions). Jaccard >= t needs a t share of a document's
+  shingles to occur in the item, so a training document is sketched only if that share of its
+  shingles occurs in *some* item; an item counts only if that share of its shingles occurs in
+  *some* sketched document (known at the end: the scan marks which item shingles it has seen).
+  Both filters are exact necessary conditions. Each block's sketches are matched as the block is
+  scanned and only the best match per item is kept, so memory does not grow with the corpus.
 
 The scan state (``ScanState``) of several shards merges (``merge``) into what one pass over all of
-them gives, which is how ``engine.py`` spreads a corpus over processes or a dask cluster.
+them gives, which is how ``engine.py`` spreads a corpus over processes or a dask cluster. The built
+index is cached on disk (``index_cache.py``), keyed by the items' suites and texts and the settings.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from harness.corpus import Block, Document, documents_to_blocks
 from harness.leakage.tokens import PRIME as _PRIME, Grams, WordHasher
 
 RETRIEVE = 0.6  # LSH retrieval threshold, as a share of the flagging threshold
+CACHE_MIN_CHARS = 1 << 20  # suites this big cache their built index by default
 COMMON = 3      # an n-gram in more than this many distinct items of a suite is that suite's boilerplate
 _BITS = 26
 _LOW = np.uint64((1 << _BITS) - 1)
@@ -106,13 +111,22 @@ class ScanStats:
 
 @dataclass
 class ScanState:
-    """What a scan of some shards found: per gram length, gram hash -> first source; sketched documents."""
+    """What a scan of some shards found: per gram length, gram hash -> first source; per item text the
+    best near-duplicate (estimated Jaccard, first source reaching it); which item shingles occur in
+    sketched documents. Its size depends on the items, not on the corpus."""
 
     found: dict[int, dict[int, str]] = field(default_factory=dict)
-    sigs: list[np.ndarray] = field(default_factory=list)
-    sources: list[str] = field(default_factory=list)
-    shingles: list[np.ndarray] = field(default_factory=list)
+    best: np.ndarray | None = None           # per item text: best estimated Jaccard so far
+    best_src: dict[int, str] = field(default_factory=dict)
+    seen: np.ndarray | None = None           # per distinct item shingle: in some sketched document
     stats: ScanStats = field(default_factory=ScanStats)
+
+    def offer(self, texts: np.ndarray, jac: np.ndarray, sources: list[str]) -> None:
+        """Candidates in corpus order (one per text): kept where strictly better than what came before."""
+        better = jac > self.best[texts]
+        for t, j, src in zip(texts[better].tolist(), jac[better].tolist(), itertools.compress(sources, better)):
+            self.best[t] = j
+            self.best_src[t] = src
 
     def merge(self, other: "ScanState") -> "ScanState":
         """``other`` scanned text that comes after this state's (first sources are kept)."""
@@ -120,9 +134,10 @@ class ScanState:
             mine = self.found.setdefault(m, {})
             for g, src in f.items():
                 mine.setdefault(g, src)
-        self.sigs += other.sigs
-        self.sources += other.sources
-        self.shingles += other.shingles
+        texts = np.array(sorted(other.best_src), dtype=np.int64)
+        if len(texts):
+            self.offer(texts, other.best[texts], [other.best_src[t] for t in texts.tolist()])
+        self.seen |= other.seen
         for k in ("documents", "bytes", "sketched"):
             setattr(self.stats, k, getattr(self.stats, k) + getattr(other.stats, k))
         return self
@@ -137,9 +152,62 @@ def as_blocks(source) -> Iterable[Block]:
     return rest if isinstance(first, Block) else documents_to_blocks(rest)
 
 
+class BandLSH:
+    """datasketch ``MinHashLSH``'s banding over item signatures, as sorted arrays: a query collides with
+    an item when one band (``r`` consecutive signature values, ``b`` bands) is equal, exactly as
+    ``MinHashLSH(threshold, num_perm).query`` retrieves it, for many queries at once."""
+
+    def __init__(self, sigs: np.ndarray, ids: np.ndarray, threshold: float, num_perm: int):
+        from datasketch import MinHashLSH
+
+        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        self.b, self.r = lsh.b, lsh.r
+        self.sigs, self.ids = sigs, ids
+        self.tables = []
+        for band in range(self.b):
+            keys = self._keys(sigs, band)
+            order = np.argsort(keys, kind="stable")
+            self.tables.append((keys[order], order))
+
+    def _keys(self, sigs: np.ndarray, band: int) -> np.ndarray:
+        h = np.zeros(len(sigs), np.uint64)
+        with np.errstate(over="ignore"):
+            for j in range(band * self.r, (band + 1) * self.r):
+                h = h * _PRIME + sigs[:, j].astype(np.uint64)
+        return h
+
+    def query(self, sigs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(query row, item id, estimated Jaccard) of every colliding pair, each pair once."""
+        qs, rows = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        for band, (keys, order) in enumerate(self.tables):
+            if not len(sigs) or not len(keys):
+                break
+            kq = self._keys(sigs, band)
+            lo = np.searchsorted(keys, kq, "left")
+            cnt = np.searchsorted(keys, kq, "right") - lo
+            total = int(cnt.sum())
+            if not total:
+                continue
+            q = np.repeat(np.arange(len(sigs)), cnt)
+            within = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+            row = order[np.repeat(lo, cnt) + within]
+            cols = slice(band * self.r, (band + 1) * self.r)
+            same = (sigs[q, cols] == self.sigs[row, cols]).all(axis=1)  # a 64-bit key collision is not a match
+            qs.append(q[same])
+            rows.append(row[same])
+        q, row = np.concatenate(qs), np.concatenate(rows)
+        pair = np.unique(q * max(len(self.ids), 1) + row)
+        q, row = pair // max(len(self.ids), 1), pair % max(len(self.ids), 1)
+        jac = (sigs[q] == self.sigs[row]).sum(axis=1) / sigs.shape[1]
+        return q, self.ids[row], jac
+
+
 class ContaminationIndex:
     def __init__(self, items: list[Item], n: int = 13, shingle: int = 3, threshold: float = 0.5,
-                 num_perm: int = 64, seed: int = 1, min_words: int = 8, common: int | None = COMMON):
+                 num_perm: int = 64, seed: int = 1, min_words: int = 8, common: int | None = COMMON,
+                 cache: bool | None = None):
+        """``cache``: load the built index from the medtune cache dir, or build and save it there
+        (None: when the items hold at least ``CACHE_MIN_CHARS`` characters; small indexes build in no time)."""
         from datasketch import MinHash
 
         self.items, self.n, self.shingle, self.threshold, self.min_words = items, n, shingle, threshold, min_words
@@ -150,42 +218,83 @@ class ContaminationIndex:
         first: dict[str, int] = {}
         self.of_item = [first.setdefault(it.text, len(first)) for it in items]
         self.texts = list(first)
+        self.cache_hit = False
+        arrays = None
+        if cache is None:
+            cache = sum(map(len, self.texts)) >= CACHE_MIN_CHARS
+        if cache:
+            from harness.leakage import index_cache
+
+            arrays = index_cache.load(self)
+            self.cache_hit = arrays is not None
+        if arrays is None:
+            arrays = self._build()
+            if cache:
+                index_cache.save(self, arrays)
+        self._setup(arrays)
+
+    # -- the suite side ----------------------------------------------------------------------
+    def settings_key(self) -> dict:
+        return {"n": self.n, "shingle": self.shingle, "threshold": self.threshold, "num_perm": self.num_perm,
+                "seed": self._proto.seed, "min_words": self.min_words, "common": self.common, "retrieve": RETRIEVE}
+
+    def _build(self) -> dict[str, np.ndarray]:
+        """Everything the index holds, as arrays (what the cache stores)."""
+        n, min_words = self.n, self.min_words
         wh, is_sep = self.hasher.block("\n".join(t.replace("\n", " ").replace("\r", " ") for t in self.texts))
         grams = Grams(wh, is_sep)
         owner_all = grams.seps[:-1]
         lengths = np.bincount(owner_all[~is_sep], minlength=len(self.texts)).astype(np.int64)
         starts = np.r_[0, np.flatnonzero(is_sep) + 1].astype(np.int64)
-        self.lengths = lengths
         m_of = np.minimum(n, lengths)
+        out: dict[str, np.ndarray] = {"lengths": lengths}
         # each item's n-grams, or (shorter than n) the whole item as one m-gram: (owner, hash, word offset)
-        self.item_grams: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         for m in np.unique(m_of[m_of > 0]).tolist():
             if m < n:  # the whole item
                 own = np.flatnonzero(m_of == m)
                 h, _ = grams.at(starts[own], m)
-                self.item_grams[m] = (own, h, np.zeros(len(own), np.int64))
+                off = np.zeros(len(own), np.int64)
             else:
                 h, valid = grams.all(m)
                 pos = np.flatnonzero(valid & (m_of[owner_all[: len(h)]] == m))
-                own = owner_all[pos]
-                self.item_grams[m] = (own, h[pos], pos - starts[own])
-        self.keys, self.counted = {}, {}
-        for m, (own, g, _) in self.item_grams.items():
-            uniq, inverse, counts = np.unique(g, return_inverse=True, return_counts=True)
-            self.keys[m] = KeySet(uniq, sorted_unique=True)
-            self.counted[m] = self._not_boilerplate(own, inverse, counts) if m == n else np.ones(len(g), bool)
+                own, h = owner_all[pos], h[pos]
+                off = pos - starts[own]
+            uniq, inverse, counts = np.unique(h, return_inverse=True, return_counts=True)
+            counted = self._not_boilerplate(own, inverse, counts) if m == n else np.ones(len(h), bool)
+            out.update({f"own{m}": own, f"hash{m}": h, f"off{m}": off, f"keys{m}": uniq, f"counted{m}": counted})
+        ms = [int(k[4:]) for k in out if k.startswith("keys")]
+        long_ms = [m for m in ms if m >= min(n, min_words)]
+        if long_ms:
+            f = min(long_ms)
+            hf, vf = grams.all(f)
+            out["fkeys"] = np.unique(hf[vf & (lengths[owner_all[: len(hf)]] >= f)])
+        sh, valid = grams.all(self.shingle)
+        out["item_sh32"] = (sh[valid] >> np.uint64(32)).astype(np.uint32)
+        out["item_owner"] = owner_all[: len(sh)][valid]
+        out["sigs"] = self.minhash_signatures(out["item_sh32"], out["item_owner"], len(self.texts))
+        # the distinct item shingles, and each item shingle row's place among them (what a scan marks as seen)
+        out["shkeys"], out["shslot"] = np.unique(out["item_sh32"].astype(np.uint64), return_inverse=True)
+        return out
+
+    def _setup(self, a: dict[str, np.ndarray]) -> None:
+        self.lengths = a["lengths"]
+        ms = sorted(int(k[4:]) for k in a if k.startswith("keys"))
+        self.item_grams = {m: (a[f"own{m}"], a[f"hash{m}"], a[f"off{m}"]) for m in ms}
+        self.keys = {m: KeySet(a[f"keys{m}"], sorted_unique=True) for m in ms}
+        self.counted = {m: a[f"counted{m}"] for m in ms}
         # lengths that match anywhere; their shortest, f, gates the lookups (every such key starts with an item f-gram)
-        self.long_ms = sorted(m for m in self.keys if m >= min(n, min_words))
-        self.short_ms = sorted(m for m in self.keys if m < min(n, min_words))
+        self.long_ms = [m for m in ms if m >= min(self.n, self.min_words)]
+        self.short_ms = [m for m in ms if m < min(self.n, self.min_words)]
         self.f = min(self.long_ms) if self.long_ms else None
         if self.f is not None:
-            hf, vf = grams.all(self.f)
-            self.filter_bits = _bitmap(hf[vf & (lengths[owner_all[: len(hf)]] >= self.f)])
-        self.item_sh32, self.item_owner = self._shingles(grams, owner_all)
-        self.shingle_keys = KeySet(self.item_sh32.astype(np.uint64))
-        self._sigs: dict[int, np.ndarray] = {}
+            self.filter_bits = _bitmap(a["fkeys"])
+        self.item_sh32, self.item_owner = a["item_sh32"], a["item_owner"]
+        self.shingle_keys = KeySet(a["shkeys"], sorted_unique=True)
+        self.item_sh_slot = a["shslot"]
+        self.sigs = a["sigs"]
+        has = np.flatnonzero(np.bincount(self.item_owner, minlength=len(self.texts)) > 0)
+        self.lsh = BandLSH(self.sigs[has], has, RETRIEVE * self.threshold, self.num_perm)
 
-    # -- the suite side ----------------------------------------------------------------------
     def _not_boilerplate(self, owner: np.ndarray, inverse: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """False for (item, n-gram) pairs whose n-gram more than ``common`` distinct items of the item's suite share."""
         keep = np.ones(len(inverse), bool)
@@ -214,24 +323,19 @@ class ContaminationIndex:
 
     def _plausible(self, sh32: np.ndarray, owner: np.ndarray, n_docs: int, keys: KeySet) -> np.ndarray:
         """Documents with at least RETRIEVE * threshold of their shingles in ``keys``."""
+        return self._share_enough(owner, keys.contains(sh32.astype(np.uint64)), n_docs)
+
+    def _share_enough(self, owner: np.ndarray, shared_rows: np.ndarray, n_docs: int) -> np.ndarray:
         total = np.bincount(owner, minlength=n_docs)
-        shared = np.bincount(owner[keys.contains(sh32.astype(np.uint64))], minlength=n_docs)
+        shared = np.bincount(owner[shared_rows], minlength=n_docs)
         return (total > 0) & (shared >= RETRIEVE * self.threshold * np.maximum(total, 1))
 
     def item_signatures(self, which: np.ndarray) -> np.ndarray:
-        """MinHash signatures of the items ``which`` (computed once each, on demand)."""
-        todo = np.array(sorted(set(which.tolist()).difference(self._sigs)), dtype=np.int64)
-        if len(todo):
-            rows = np.isin(self.item_owner, todo)
-            remap = np.full(len(self.texts), -1)
-            remap[todo] = np.arange(len(todo))
-            sigs = self.minhash_signatures(self.item_sh32[rows], remap[self.item_owner[rows]], len(todo))
-            self._sigs.update(zip(todo.tolist(), sigs))
-        return np.array([self._sigs[i] for i in which.tolist()]).reshape(len(which), self.num_perm)
+        return self.sigs[which].reshape(len(which), self.num_perm)
 
     @property
     def signatures(self) -> np.ndarray:
-        return self.item_signatures(np.arange(len(self.texts)))
+        return self.sigs
 
     def minhash_signatures(self, sh32: np.ndarray, owner: np.ndarray, n_docs: int, rows: int = 32768) -> np.ndarray:
         """datasketch affine32 MinHash signatures of many shingle sets at once (``owner`` sorted).
@@ -253,45 +357,29 @@ class ContaminationIndex:
             sig[docs] = np.minimum(sig[docs], mins)
         return sig
 
-    def _minhash(self, signature: np.ndarray):
-        from datasketch import LeanMinHash
-
-        return LeanMinHash(seed=self._proto.seed, hashvalues=signature, scheme=self._proto.scheme)
-
-    def _match(self, sigs: np.ndarray, shingles: np.ndarray) -> list[list[tuple[int, float]]]:
-        """For each signature: (text index, estimated Jaccard) of the items the LSH retrieves.
-
-        The LSH holds only items with enough of their shingles among ``shingles`` (the queries'),
-        at a retrieval threshold below the flagging one, so lightly edited copies that fall just
-        short of it still get a Jaccard estimate (and rank above clean items).
-        """
-        from datasketch import MinHashLSH
-
-        if not len(sigs):
-            return []
-        items = np.flatnonzero(self._plausible(self.item_sh32, self.item_owner, len(self.texts),
-                                               KeySet(shingles.astype(np.uint64))))
-        item_sigs = dict(zip(items.tolist(), self.item_signatures(items)))
-        lsh = MinHashLSH(threshold=RETRIEVE * self.threshold, num_perm=self.num_perm)
-        with lsh.insertion_session() as session:
-            for i, s in item_sigs.items():
-                session.insert(i, self._minhash(s), check_duplication=False)
-        return [[(j, float(np.mean(item_sigs[j] == sig))) for j in lsh.query(self._minhash(sig))]
-                for sig in sigs]
-
     def near_duplicates(self, texts: list[str]) -> list[list[tuple[int, float]]]:
-        """For each text: (index into ``self.texts``, estimated Jaccard) of the items LSH finds near it."""
+        """For each text: (index into ``self.texts``, estimated Jaccard) of the items LSH finds near it
+        (items with enough of their shingles among all the texts' shingles)."""
         wh, is_sep = self.hasher.block("\n".join(t.replace("\n", " ").replace("\r", " ") for t in texts))
         grams = Grams(wh, is_sep)
         sh32, owner = self._shingles(grams, grams.seps[:-1])
-        has = np.bincount(owner, minlength=len(texts)) > 0
-        matches = self._match(self.minhash_signatures(sh32, owner, len(texts))[has], sh32)
+        has = np.flatnonzero(np.bincount(owner, minlength=len(texts)) > 0)
         out: list[list[tuple[int, float]]] = [[] for _ in texts]
-        for d, m in zip(np.flatnonzero(has), matches):
-            out[d] = m
+        if not len(has):
+            return out
+        sigs = self.minhash_signatures(sh32, owner, len(texts))[has]
+        ok = self._plausible(self.item_sh32, self.item_owner, len(self.texts), KeySet(sh32.astype(np.uint64)))
+        q, item, jac = self.lsh.query(sigs)
+        for d, j, x in zip(has[q].tolist(), item.tolist(), jac.tolist()):
+            if ok[j]:
+                out[d].append((j, x))
         return out
 
     # -- scanning training text ------------------------------------------------------------
+    def new_state(self) -> ScanState:
+        return ScanState(found={m: {} for m in self.keys}, best=np.zeros(len(self.texts)),
+                         seen=np.zeros(len(self.shingle_keys), bool))
+
     def scan(self, source, progress: Callable[[int], None] | None = None) -> tuple[list[ItemResult], ScanStats]:
         """Scan ``source`` (Documents or corpus Blocks) and score every item."""
         t0 = time.perf_counter()
@@ -301,13 +389,22 @@ class ContaminationIndex:
         return results, state.stats
 
     def scan_blocks(self, blocks: Iterable[Block], progress: Callable[[int], None] | None = None) -> ScanState:
-        state = ScanState(found={m: {} for m in self.keys})
+        state = self.new_state()
         for block in blocks:
             self._scan_block(block, state, progress)
         return state
 
     def finish(self, state: ScanState) -> list[ItemResult]:
         """Per item results (in ``items`` order) from a (merged) scan state."""
+        import gc
+
+        gc.disable()  # tens of thousands of small objects: no collections while they are made
+        try:
+            return self._finish(state)
+        finally:
+            gc.enable()
+
+    def _finish(self, state: ScanState) -> list[ItemResult]:
         results = [ItemResult() for _ in self.texts]
         hits: dict[int, list[tuple[int, int, str]]] = {}  # text -> (word offset, m, source) of counted matches
         for m, (owner, grams, offset) in self.item_grams.items():
@@ -325,13 +422,13 @@ class ContaminationIndex:
         for i, h in hits.items():
             results[i].ngram_source = h[0][2]
             results[i].evidence = self._spans(i, h)
-        if state.sigs:
-            sigs = np.concatenate(state.sigs)
-            for source, matches in zip(state.sources, self._match(sigs, np.concatenate(state.shingles))):
-                for j, jac in matches:
-                    if jac > results[j].near_dup_jaccard:
-                        results[j].near_dup_jaccard, results[j].near_source = jac, source
-        return [ItemResult(**vars(results[u])) for u in self.of_item]
+        if state.best_src:
+            ok = self._share_enough(self.item_owner, state.seen[self.item_sh_slot], len(self.texts))
+            for i, src in state.best_src.items():
+                if ok[i]:
+                    results[i].near_dup_jaccard, results[i].near_source = float(state.best[i]), src
+        once = len(self.of_item) == len(self.texts)  # no shared texts: no copies
+        return results if once else [ItemResult(**vars(results[u])) for u in self.of_item]
 
     def _spans(self, text: int, hits: list[tuple[int, int, str]], top: int = 3) -> list[dict]:
         """Matched word spans of an item (overlapping matched n-grams merged), each with its first source."""
@@ -373,15 +470,22 @@ class ContaminationIndex:
                 for d, g in zip(docs[hit].tolist(), h[hit].tolist()):
                     found[m].setdefault(g, block.source(d))
         sh32, owner = self._shingles(grams, doc_of)
-        keep = self._plausible(sh32, owner, n_docs, self.shingle_keys)
+        in_items = self.shingle_keys.contains(sh32.astype(np.uint64))
+        keep = self._share_enough(owner, in_items, n_docs)
         if keep.any():
             candidates = np.flatnonzero(keep)
             rows = keep[owner]
+            state.seen[np.searchsorted(self.shingle_keys.keys, sh32[rows & in_items].astype(np.uint64))] = True
             remap = np.full(n_docs, -1)
             remap[candidates] = np.arange(len(candidates))
-            state.sigs.append(self.minhash_signatures(sh32[rows], remap[owner[rows]], len(candidates)))
-            state.sources += [block.source(int(d)) for d in candidates]
-            state.shingles.append(np.unique(sh32[rows]))
+            sigs = self.minhash_signatures(sh32[rows], remap[owner[rows]], len(candidates))
+            q, item, jac = self.lsh.query(sigs)
+            if len(q):  # per item: the best Jaccard, the first document reaching it
+                order = np.lexsort((q, -jac, item))
+                q, item, jac = q[order], item[order], jac[order]
+                first = np.r_[True, item[1:] != item[:-1]]
+                q, item, jac = q[first], item[first], jac[first]
+                state.offer(item, jac, [block.source(int(d)) for d in candidates[q]])
             stats.sketched += len(candidates)
         if progress:
             progress(int(np.count_nonzero(lengths)))
