@@ -213,7 +213,7 @@ def prepare_output(recipe, ctx: TuneContext, force: bool, restart: bool) -> None
             raise ConfigError(f"{ckpts} holds checkpoints of a different config of {recipe.name!r}: "
                               "pass --restart to discard them, or set output_dir elsewhere")
         ctx.resume = True
-    elif ctx.store.path.exists() and get_variant(ctx.store, recipe.name) is not None and not force:
+    elif get_variant(ctx.store, recipe.name) is not None and not force:
         raise ConfigError(f"variant {recipe.name!r} is already registered: pass --force to retrain it, "
                           "or --set name=OTHER")
 

@@ -47,7 +47,7 @@ def demo_cmd(
 
         for name in DEMO_RECIPES:
             spec = load_recipe(name, {})
-            if store.path.exists() and get_variant(store, spec.name) is not None:
+            if get_variant(store, spec.name) is not None:
                 console.print(f"[dim]{spec.name} is already built; reusing it[/]")
             else:
                 console.print(f"[bold]tuning {spec.name}[/]: {spec.method} on {spec.base}")

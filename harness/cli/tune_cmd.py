@@ -67,7 +67,7 @@ def variants_cmd(db: Optional[str] = DB_OPT):
     from harness.cli.variants_view import variant_tree
 
     store = Store(settings.db_path(db))
-    rows = list_variants(store) if store.path.exists() else []
+    rows = list_variants(store)
     if not rows:
         console.print("no variants yet: run `medtune tune demo_dapt_smollm2`")
         return

@@ -41,7 +41,9 @@ class Comparison:
 
 
 def _samples(store, run_id: str):
-    df = store.query("SELECT doc_id, scores FROM samples WHERE run_id = ? ORDER BY sample_idx", [run_id])
+    from harness.store.runs import sample_scores
+
+    df = sample_scores(store, run_id)
     return list(df.doc_id), [json.loads(s) for s in df.scores]
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from harness.errors import MedtuneError
 from harness.forgetting.compare import DOMAIN_SUITES, FORGETTING_TASKS, Comparison, Summary, compare_runs, forgetting_report
 from harness.store import Store
-from harness.store.db import to_json
 from harness.store.runs import find_run
 from harness.store.variants import get_variant
 
@@ -26,7 +25,7 @@ class ForgettingResult:
 
 
 def references_of(store: Store, variant: str) -> dict[str, str]:
-    row = get_variant(store, variant) if store.path.exists() else None
+    row = get_variant(store, variant)
     if row is None:
         raise MedtuneError(f"variant {variant!r} is not in the DB {store.path}: tune it with `medtune tune` "
                            "(or register it) so its parent is known")
@@ -85,26 +84,27 @@ def measure(store: Store, variant: str, data_root: Path, suites: list[str] | Non
 
 
 def _store(store: Store, result: ForgettingResult, run_ids) -> None:
+    from harness.store import forgetting as db
+    from harness.store.records import ForgettingRow, ForgettingSummaryRow
     from suites import load_suite
 
-    with store.connect(write=True) as con:
-        for role, ref_name in result.references.items():
-            con.execute("DELETE FROM forgetting WHERE variant = ? AND reference_role = ?", [result.variant, role])
-            con.execute("DELETE FROM forgetting_summary WHERE variant = ? AND reference_role = ?", [result.variant, role])
-            for c in result.comparisons[role]:
-                con.execute(
-                    "INSERT INTO forgetting (variant, reference, reference_role, suite, family, metric, higher_is_better, "
-                    "variant_value, reference_value, delta, ci_low, ci_high, p_value, test, n, variant_run, reference_run) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [result.variant, ref_name, role, c.suite, load_suite(c.suite).spec.family, c.metric, c.higher_is_better,
-                     c.variant_value, c.reference_value, c.delta, c.ci_low, c.ci_high, c.p_value, c.test, c.n,
-                     run_ids[result.variant][c.suite], run_ids[ref_name][c.suite]])
-            s = result.summaries[role]
-            con.execute(
-                "INSERT INTO forgetting_summary (variant, reference, reference_role, forgetting_index, fi_ci_low, fi_ci_high, "
-                "fi_tasks, domain_gain, dg_ci_low, dg_ci_high, dg_suites) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [result.variant, ref_name, role, s.forgetting_index, *(s.fi_ci or (None, None)), to_json(s.fi_tasks),
-                 s.domain_gain, *(s.dg_ci or (None, None)), to_json(s.dg_suites)])
+    rows, summaries = [], []
+    for role, ref_name in result.references.items():
+        for c in result.comparisons[role]:
+            rows.append(ForgettingRow(
+                variant=result.variant, reference=ref_name, reference_role=role, suite=c.suite,
+                family=load_suite(c.suite).spec.family, metric=c.metric, higher_is_better=c.higher_is_better,
+                variant_value=c.variant_value, reference_value=c.reference_value, delta=c.delta, ci_low=c.ci_low,
+                ci_high=c.ci_high, p_value=c.p_value, test=c.test, n=c.n, variant_run=run_ids[result.variant][c.suite],
+                reference_run=run_ids[ref_name][c.suite]))
+        s = result.summaries[role]
+        fi_low, fi_high = s.fi_ci or (None, None)
+        dg_low, dg_high = s.dg_ci or (None, None)
+        summaries.append(ForgettingSummaryRow(
+            variant=result.variant, reference=ref_name, reference_role=role, forgetting_index=s.forgetting_index,
+            fi_ci_low=fi_low, fi_ci_high=fi_high, fi_tasks=s.fi_tasks, domain_gain=s.domain_gain, dg_ci_low=dg_low,
+            dg_ci_high=dg_high, dg_suites=s.dg_suites))
+    db.replace(store, result.variant, list(result.references), rows, summaries)
 
 
 __all__ = ["measure", "references_of", "DEFAULT_SUITES", "GENERAL_SUITES", "FORGETTING_TASKS"]

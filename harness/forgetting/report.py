@@ -33,10 +33,9 @@ def print_result(result, console: Console) -> None:
 
 def results_hook(df: pd.DataFrame, store) -> pd.DataFrame:
     """Append each variant's learn/forget pair to the results table, as rows of a pseudo-suite."""
-    try:
-        summary = store.query("SELECT * FROM forgetting_summary")
-    except Exception:  # table absent (older DB) or empty DB
-        return df
+    from harness.store.forgetting import summaries
+
+    summary = summaries(store)  # the store migrates on open: the table exists (empty for a new DB)
     if summary.empty:
         return df
     if not df.empty:

@@ -11,7 +11,6 @@ from pathlib import Path
 from harness.errors import MedtuneError
 from harness.gate.gate import GateReport
 from harness.store import Store
-from harness.store.db import to_json
 
 
 def status_text(r) -> str:
@@ -128,13 +127,13 @@ def write_outputs(report: GateReport, junit: str | Path | None, md: str | Path |
 
 def record(store: Store, report: GateReport) -> None:
     """The decision and every result, in one transaction."""
+    from harness.store import gate as db
+    from harness.store.records import GateResult, GateRun
     from harness.store.runs import code_version
 
-    with store.connect(write=True) as con:
-        con.execute("INSERT INTO gate_runs (gate_id, candidate, baseline, policy, passed, n_failed, code_version) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [report.gate_id, report.candidate, report.baseline, to_json(report.policy.model_dump()),
-                     report.passed, len(report.failed), code_version()])
-        con.executemany("INSERT INTO gate_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [[report.gate_id, r.rule, r.suite, r.status, r.passed, r.observed, r.threshold, r.p_value,
-                          r.detail] for r in report.results])
+    db.record(store, GateRun(gate_id=report.gate_id, candidate=report.candidate, baseline=report.baseline,
+                             policy=report.policy.model_dump(), passed=report.passed, n_failed=len(report.failed),
+                             code_version=code_version()),
+              [GateResult(gate_id=report.gate_id, rule=r.rule, suite=r.suite, status=r.status, passed=r.passed,
+                          observed=r.observed, threshold=r.threshold, p_value=r.p_value, detail=r.detail)
+               for r in report.results])

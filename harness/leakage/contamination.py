@@ -90,17 +90,11 @@ def clean_metrics(store, variant: str, item_rows: list[dict], seed: int = 0) -> 
         if r["contaminated"]:
             dirty.setdefault(r["suite"], set()).add(r["doc_id"])
     suites = sorted({r["suite"] for r in item_rows})
-    if not suites or not store.path.exists():
+    if not suites:
         return []
-    marks = ",".join("?" * len(suites))
-    try:
-        samples = store.query(
-            f"SELECT r.suite, r.run_id, s.doc_id, s.scores FROM samples s JOIN ("
-            f"  SELECT run_id, suite, row_number() OVER (PARTITION BY suite ORDER BY finished_at DESC) AS k"
-            f"  FROM runs WHERE variant = ? AND suite IN ({marks})) r ON s.run_id = r.run_id WHERE r.k = 1",
-            [variant, *suites])
-    except MedtuneError:
-        return []
+    from harness.store.runs import latest_run_samples
+
+    samples = latest_run_samples(store, variant, suites)  # empty when the DB does not exist yet
     out = []
     for (suite, run_id), group in samples.groupby(["suite", "run_id"]):
         scores = [json.loads(s) if isinstance(s, str) else (s or {}) for s in group["scores"]]

@@ -39,7 +39,7 @@ def has_record(store, variant: str) -> bool:
     """Whether ``variant`` has a row in the results DB (a built-in model or HF directory may not)."""
     from harness.store.variants import get_variant
 
-    return store.path.exists() and get_variant(store, variant) is not None
+    return get_variant(store, variant) is not None
 
 
 def lineage_chain(store, variant: str) -> list[dict]:
@@ -48,7 +48,7 @@ def lineage_chain(store, variant: str) -> list[dict]:
 
     chain, name = [], variant
     while name is not None:
-        row = get_variant(store, name) if store.path.exists() else None
+        row = get_variant(store, name)
         if row is None:
             if not chain:
                 raise MedtuneError(f"variant {variant!r} is not in the results DB {store.path}; "

@@ -2,40 +2,19 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
 from harness.leakage.audit import Audit
-from harness.store.db import to_json
-
-_COLUMNS = {
-    "leakage_items": ["suite", "doc_id", "ngram_overlap", "near_dup_jaccard", "contaminated", "matched_source"],
-    "leakage_clean_metrics": ["suite", "run_id", "metric", "full_value", "full_n", "clean_value", "clean_n",
-                              "clean_ci_low", "clean_ci_high"],
-    "split_overlap": ["suite", "split_a", "split_b", "n_a", "n_b", "exact", "near"],
-    "membership_inference": ["method", "auroc", "ci_low", "ci_high", "n_members", "n_nonmembers", "k", "members_source", "nonmembers_source"],
-    "canary_exposure": ["canary_id", "repetitions", "exposure", "rank", "candidates", "reproduced", "secret_field",
-                        "generation"],
-    "pii_findings": ["source", "kind", "value", "known"],
-}
 
 
 def write(store, audit: Audit) -> None:
+    """The audit and all its tables in one transaction (harness.store.leakage)."""
+    from harness.store.leakage import write_audit
+    from harness.store.records import LeakageAudit
+
     tables = {"leakage_items": audit.items, "leakage_clean_metrics": audit.clean_metrics,
               "split_overlap": audit.split_overlap, "membership_inference": audit.membership,
               "canary_exposure": audit.canaries, "pii_findings": audit.pii}
-    with store.connect(write=True) as con:
-        con.execute("INSERT INTO leakage_audits (audit_id, variant, created_at, settings, summary) "
-                    "VALUES (?, ?, current_timestamp, ?, ?)",
-                    [audit.audit_id, audit.variant, to_json(audit.settings), to_json(audit.summary)])
-        for table, rows in tables.items():
-            if not rows:
-                continue
-            cols = _COLUMNS[table]
-            df = pd.DataFrame([[r.get(c) for c in cols] for r in rows], columns=cols)
-            df.insert(0, "audit_id", audit.audit_id)
-            con.register("leak_df", df)
-            con.execute(f"INSERT INTO {table} ({', '.join(['audit_id', *cols])}) SELECT * FROM leak_df")
-            con.unregister("leak_df")
+    write_audit(store, LeakageAudit(audit_id=audit.audit_id, variant=audit.variant, settings=audit.settings,
+                                    summary=audit.summary), {t: rows for t, rows in tables.items() if rows})
 
 
 def _f(value, digits: int = 3) -> str:

@@ -66,7 +66,7 @@ def _from_directory(name: str, directory: Path, trust_remote_code: bool, store=N
 
 def resolve(spec: str, store=None, trust_remote_code: bool = False, name: str | None = None) -> ModelRef:
     """Turn a variant name, built-in name, directory, adapter directory or hub id into a ModelRef."""
-    if store is not None and store.path.exists():
+    if store is not None:
         from harness.store.variants import get_variant
 
         row = get_variant(store, spec)
@@ -112,7 +112,7 @@ def load(ref: ModelRef, device: str = "auto", dtype: str = "auto", batch_size: i
 
 def list_models(store=None) -> list[dict]:
     rows = [{"name": b.name, "kind": b.kind, "source": f"PyPI {b.package}", "description": b.description} for b in BUILTINS.values()]
-    if store is not None and store.path.exists():
+    if store is not None:
         from harness.store.variants import list_variants
 
         for v in list_variants(store):

@@ -168,12 +168,7 @@ class Store:
             fcntl.flock(lockf, fcntl.LOCK_SH)
             try:
                 if not self._checked:
-                    self._verify()
-                con = self._open(write=False)
-                try:
-                    self._current = _schema_current(con)
-                finally:
-                    con.close()
+                    self._verify()  # also learns whether the schema is current
             finally:
                 fcntl.flock(lockf, fcntl.LOCK_UN)
         if not self._current:
@@ -186,6 +181,7 @@ class Store:
             con = self._open(write=False)
             try:
                 reason = _foreign_reason(con)
+                self._current = self._current or (reason is None and _schema_current(con))
             finally:
                 con.close()
             if reason:
@@ -213,13 +209,14 @@ class Store:
     def _migrate(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, name VARCHAR, applied_at TIMESTAMP)")
         have = {r[0] for r in con.execute("SELECT version FROM schema_version").fetchall()}
+        columns = _columns(con) if not have else {}  # a medtune DB from before schema_version
         for version, name, sql in _migrations():
             if version in have:
                 continue
             con.execute("BEGIN TRANSACTION")
-            statements = [s for s in _split_sql(sql)]
-            for statement in statements:
-                con.execute(statement)
+            if not _already_there(sql, columns):
+                for statement in _split_sql(sql):
+                    con.execute(statement)
             con.execute("INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, current_timestamp)",
                         [version, name])
             con.execute("COMMIT")
@@ -240,6 +237,24 @@ class Store:
             return con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
 
 
+def _columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for table, column in con.execute("SELECT table_name, column_name FROM information_schema.columns "
+                                     "WHERE table_catalog = current_database()").fetchall():
+        out.setdefault(table, set()).add(column)
+    return out
+
+
+def _already_there(sql: str, columns: dict[str, set[str]]) -> bool:
+    """Whether a DB from before schema_version already has what this migration creates (it is then
+    recorded as applied instead of failing on 'table already exists')."""
+    creates = re.findall(r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", sql, re.I)
+    adds = re.findall(r"ALTER\s+TABLE\s+(\w+)\s+ADD\s+COLUMN\s+(\w+)", sql, re.I)
+    if not columns or not (creates or adds):
+        return False
+    return all(t in columns for t in creates) and all(c in columns.get(t, set()) for t, c in adds)
+
+
 def _schema_current(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether every migration has been applied to the open file."""
     tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
@@ -250,11 +265,17 @@ def _schema_current(con: duckdb.DuckDBPyConnection) -> bool:
     return {v for v, _, _ in _migrations()} <= have
 
 
-def _empty_schema() -> duckdb.DuckDBPyConnection:
-    """An in-memory DB with the current schema and no rows: what a read of a missing file sees."""
+@lru_cache(maxsize=1)
+def _empty_db() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:")
     Store._migrate(con)
     return con
+
+
+def _empty_schema() -> duckdb.DuckDBPyConnection:
+    """A connection to an in-memory DB with the current schema and no rows (built once per process):
+    what a read of a missing file sees. Read connections are never written through."""
+    return _empty_db().cursor()
 
 
 def _split_sql(sql: str) -> list[str]:
@@ -264,3 +285,11 @@ def _split_sql(sql: str) -> list[str]:
 
 def to_json(value: Any) -> str:
     return json.dumps(value, default=str, sort_keys=True)
+
+
+def has_rows(store: Store, table: str) -> bool:
+    """Whether a medtune table holds any row (False for a DB that does not exist yet)."""
+    if table not in _medtune_columns():
+        raise ValueError(f"not a medtune table: {table}")
+    with store.connect() as con:
+        return con.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None

@@ -132,3 +132,58 @@ def results_table(store: Store, variants: list[str] | None = None, suites: list[
     """
     with store.connect() as con:
         return con.execute(sql, [variants, variants, suites, suites]).df()
+
+
+# -- reads of runs and samples (gate, forgetting, leakage) --------------------------------------
+def sample_scores(store: Store, run_id: str) -> pd.DataFrame:
+    """A run's samples in suite order: doc_id, score, scores (JSON text)."""
+    with store.connect() as con:
+        return con.execute("SELECT doc_id, score, scores FROM samples WHERE run_id = ? ORDER BY sample_idx",
+                           [run_id]).df()
+
+
+def latest_metric(store: Store, variant: str, suite: str, metric: str) -> dict | None:
+    """The latest run's metric row: run_id, value, ci_low, ci_high, n (None if no such run/metric)."""
+    with store.connect() as con:
+        df = con.execute(f"""
+            SELECT l.run_id, m.value, m.ci_low, m.ci_high, coalesce(m.n, l.n_samples) AS n, m.higher_is_better
+            FROM ({LATEST_RUNS_SQL}) l JOIN metrics m USING (run_id)
+            WHERE l.variant = ? AND l.suite = ? AND m.metric = ?""", [variant, suite, metric]).df()
+    return df.iloc[0].to_dict() if len(df) else None
+
+
+def stored_metrics(store: Store) -> list[tuple[str, str]]:
+    """(suite, metric) for every metric any run stored."""
+    with store.connect() as con:
+        return con.execute("SELECT DISTINCT r.suite, m.metric FROM runs r JOIN metrics m USING (run_id)").fetchall()
+
+
+def scored_suites(store: Store, variant: str) -> list[str]:
+    with store.connect() as con:
+        return [r[0] for r in con.execute("SELECT DISTINCT suite FROM runs WHERE variant = ? ORDER BY suite",
+                                          [variant]).fetchall()]
+
+
+def suite_rows(store: Store) -> list[tuple]:
+    """(name, family, type, spec JSON) of every suite version the DB has seen, oldest first."""
+    with store.connect() as con:
+        return con.execute("SELECT name, family, type, spec FROM suites ORDER BY created_at").fetchall()
+
+
+def latest_run_samples(store: Store, variant: str, suites: list[str]) -> pd.DataFrame:
+    """suite, run_id, doc_id, scores of the variant's latest run of each of ``suites``."""
+    marks = ",".join("?" * len(suites))
+    with store.connect() as con:
+        return con.execute(
+            f"SELECT r.suite, r.run_id, s.doc_id, s.scores FROM samples s JOIN ("
+            f"  SELECT run_id, suite, row_number() OVER (PARTITION BY suite ORDER BY finished_at DESC) AS k"
+            f"  FROM runs WHERE variant = ? AND suite IN ({marks})) r ON s.run_id = r.run_id WHERE r.k = 1",
+            [variant, *suites]).df()
+
+
+def metric_rows(store: Store, run_id: str) -> list[MetricRow]:
+    """The metrics a run recorded, by metric name."""
+    from harness.store.records import select
+
+    with store.connect() as con:
+        return select(con, MetricRow, "run_id = ?", [run_id], order="metric")

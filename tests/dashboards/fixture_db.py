@@ -11,6 +11,10 @@ import numpy as np
 
 from harness.stats import bootstrap_ci
 from harness.store import Store
+from harness.store.records import (CanaryExposure, ForgettingRow, ForgettingSummaryRow, LeakageAudit,
+                                   LeakageCleanMetric, LeakageItem, MembershipInference, MetricRow,
+                                   RobustnessAudit, RobustnessPerturbation, RunRecord, SampleRow, SuiteRecord,
+                                   TrainingCurvePoint, insert)
 from harness.store.variants import register_variant
 
 VARIANTS = [  # name, parent, method, skill on medical QA, skill on general suites
@@ -44,17 +48,19 @@ def _samples(rng, suite: str, skill: float) -> list[dict]:
 
 
 def write_run(con, run_id: str, variant: str, suite: str, samples: list[dict], when: datetime) -> None:
-    con.execute("INSERT OR IGNORE INTO suites (name, version_hash, family, type, spec) VALUES (?, 'v1', ?, "
-                "'multiple_choice', '{}')", [suite, SUITES.get(suite, "medical_qa")])
-    con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, 'v1', 'native', '{}', '{}', '0.1.0', '{}', ?, ?, ?, 1.0, ?)",
-                [run_id, run_id, variant, suite, len(samples), when, when + timedelta(minutes=3), float(len(samples))])
+    insert(con, [SuiteRecord(name=suite, version_hash="v1", family=SUITES.get(suite, "medical_qa"),
+                             type="multiple_choice", spec="{}")], mode="OR IGNORE")
+    insert(con, [RunRecord(run_id=run_id, run_key=run_id, variant=variant, suite=suite, suite_hash="v1",
+                           engine="native", settings="{}", model="{}", code_version="0.1.0", machine="{}",
+                           n_samples=len(samples), started_at=when, finished_at=when + timedelta(minutes=3),
+                           duration_s=1.0, samples_per_s=float(len(samples)))])
     for metric in [m for m in ("acc", "acc_norm", "f1") if m in samples[0]["scores"]]:
         point, low, high = bootstrap_ci(np.array([s["scores"][metric] for s in samples]))
-        con.execute("INSERT INTO metrics (run_id, metric, value, ci_low, ci_high, n) VALUES (?, ?, ?, ?, ?, ?)",
-                    [run_id, metric, point, low, high, len(samples)])
-    con.executemany("INSERT INTO samples VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [[run_id, idx, s["doc_id"], s["target"], s["prediction"], s["correct"], s["score"],
-                      json.dumps(s["scores"]), json.dumps(s["record"])] for idx, s in enumerate(samples)])
+        insert(con, [MetricRow(run_id=run_id, metric=metric, value=point, ci_low=low, ci_high=high, n=len(samples))])
+    insert(con, [SampleRow(run_id=run_id, sample_idx=idx, doc_id=s["doc_id"], target=s["target"],
+                           prediction=s["prediction"], correct=s["correct"], score=s["score"],
+                           scores=json.dumps(s["scores"]), record=json.dumps(s["record"]))
+                 for idx, s in enumerate(samples)])
 
 
 def build(path: Path, seed: int = 0, audits: bool = True) -> Path:
@@ -72,11 +78,10 @@ def build(path: Path, seed: int = 0, audits: bool = True) -> Path:
                 write_run(con, f"r{k}{j}", name, suite, _samples(rng, suite, skill), T0 + timedelta(hours=6 * k))
             if parent:
                 steps = np.arange(10, 210, 10)
-                for step in steps:
-                    con.execute("INSERT INTO training_curves VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                [name, int(step), step / 200, 3.2 * np.exp(-step / 120) + 1.1,
-                                 3.3 * np.exp(-step / 140) + 1.2 if step % 50 == 0 else None, 2e-4, int(step) * 4096,
-                                 T0])
+                insert(con, [TrainingCurvePoint(
+                    variant=name, step=int(step), epoch=step / 200, train_loss=3.2 * np.exp(-step / 120) + 1.1,
+                    eval_loss=3.3 * np.exp(-step / 140) + 1.2 if step % 50 == 0 else None, learning_rate=2e-4,
+                    tokens_seen=int(step) * 4096, logged_at=T0) for step in steps])
         # a later re-run of the base on medqa with a regression (e.g. a broken tokenizer)
         write_run(con, "r-late", "smollm2-135m", "medqa_usmle", _samples(rng, "medqa_usmle", -0.6),
                   T0 + timedelta(days=1))
@@ -89,29 +94,36 @@ def _audits(con, rng) -> None:
     for k, (name, parent, _, med, gen) in enumerate(VARIANTS[1:], start=1):
         base_med, base_gen = VARIANTS[0][3], VARIANTS[0][4]
         fi, dg = base_gen - gen, med - base_med
-        con.execute("INSERT INTO forgetting_summary VALUES (?, 'smollm2-135m', 'base', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [name, fi, fi - 0.04, fi + 0.04, json.dumps(["hellaswag", "arc_challenge", "winogrande"]),
-                     dg, dg - 0.05, dg + 0.05, json.dumps(["medqa_usmle", "medmcqa", "pubmedqa"]), T0])
+        insert(con, [ForgettingSummaryRow(
+            variant=name, reference="smollm2-135m", reference_role="base", forgetting_index=fi, fi_ci_low=fi - 0.04,
+            fi_ci_high=fi + 0.04, fi_tasks=json.dumps(["hellaswag", "arc_challenge", "winogrande"]), domain_gain=dg,
+            dg_ci_low=dg - 0.05, dg_ci_high=dg + 0.05, dg_suites=json.dumps(["medqa_usmle", "medmcqa", "pubmedqa"]),
+            computed_at=T0)])
         for suite, family in SUITES.items():
             ref = base_med if family == "medical_qa" else base_gen
             val = med if family == "medical_qa" else gen
-            con.execute("INSERT INTO forgetting (variant, reference, reference_role, suite, family, metric, "
-                        "higher_is_better, variant_value, reference_value, delta, ci_low, ci_high, p_value, test, n) "
-                        "VALUES (?, 'smollm2-135m', 'base', ?, ?, 'acc', true, ?, ?, ?, ?, ?, 0.2, 'mcnemar', 40)",
-                        [name, suite, family, val, ref, val - ref, val - ref - 0.08, val - ref + 0.08])
-    con.execute("INSERT INTO leakage_audits VALUES ('leak1', 'smollm2-dapt', ?, '{}', '{}')", [T0])
-    for i in range(N_ITEMS):
-        con.execute("INSERT INTO leakage_items VALUES ('leak1', 'pubmedqa', ?, ?, ?, ?, ?)",
-                    [f"pubmedqa-{i:03d}", 0.9 if i < 3 else 0.02, 0.85 if i < 3 else 0.0, i < 3,
-                     "corpus/pubmed_abstracts.jsonl:12" if i < 3 else None])
-    con.execute("INSERT INTO leakage_clean_metrics VALUES ('leak1', 'pubmedqa', 'r12', 'acc', 0.40, 40, 0.38, 37, "
-                "0.23, 0.54)")
-    con.execute("INSERT INTO membership_inference VALUES ('leak1', 'min_k', 0.53, 200, 200, 0.2, 'train', 'heldout', 0.47, 0.59)")
-    for c in range(3):
-        con.execute("INSERT INTO canary_exposure VALUES ('leak1', ?, ?, ?, ?, 1000, ?, 'mrn', 'MRN 000')",
-                    [f"canary-{c}", 10 ** c, [1.2, 3.5, 9.97][c], [435, 88, 1][c], c == 2])
-    con.execute("INSERT INTO robustness_audits VALUES ('rob1', 'smollm2-dapt', 'medqa_usmle', 'multiple_choice', "
-                "'acc', 0.36, 40, '{}', '/nonexistent/giskard.html', '[]', 0, '0.1.0', 12.0, ?)", [T0])
-    for p, flip in [("Transform to uppercase", 0.22), ("Add typos", 0.31), ("Punctuation removal", 0.08)]:
-        con.execute("INSERT INTO robustness_perturbations VALUES ('rob1', ?, 'acc', 0.36, ?, ?, -0.1, 0.02, ?, 30, "
-                    "0.2, ?)", [p, 0.36 - flip / 3, -flip / 3, flip, flip > 0.2])
+            insert(con, [ForgettingRow(
+                variant=name, reference="smollm2-135m", reference_role="base", suite=suite, family=family,
+                metric="acc", higher_is_better=True, variant_value=val, reference_value=ref, delta=val - ref,
+                ci_low=val - ref - 0.08, ci_high=val - ref + 0.08, p_value=0.2, test="mcnemar", n=40)])
+    insert(con, [LeakageAudit(audit_id="leak1", variant="smollm2-dapt", created_at=T0, settings="{}", summary="{}")])
+    insert(con, [LeakageItem(audit_id="leak1", suite="pubmedqa", doc_id=f"pubmedqa-{i:03d}",
+                             ngram_overlap=0.9 if i < 3 else 0.02, near_dup_jaccard=0.85 if i < 3 else 0.0,
+                             contaminated=i < 3, matched_source="corpus/pubmed_abstracts.jsonl:12" if i < 3 else None)
+                 for i in range(N_ITEMS)])
+    insert(con, [LeakageCleanMetric(audit_id="leak1", suite="pubmedqa", run_id="r12", metric="acc", full_value=0.40,
+                                    full_n=40, clean_value=0.38, clean_n=37, clean_ci_low=0.23, clean_ci_high=0.54)])
+    insert(con, [MembershipInference(audit_id="leak1", method="min_k", auroc=0.53, n_members=200, n_nonmembers=200,
+                                     k=0.2, members_source="train", nonmembers_source="heldout", ci_low=0.47,
+                                     ci_high=0.59)])
+    insert(con, [CanaryExposure(audit_id="leak1", canary_id=f"canary-{c}", repetitions=10 ** c,
+                                exposure=[1.2, 3.5, 9.97][c], rank=[435, 88, 1][c], candidates=1000, reproduced=c == 2,
+                                secret_field="mrn", generation="MRN 000") for c in range(3)])
+    insert(con, [RobustnessAudit(audit_id="rob1", variant="smollm2-dapt", suite="medqa_usmle",
+                                 suite_type="multiple_choice", metric="acc", clean_value=0.36, n=40, settings="{}",
+                                 report_path="/nonexistent/giskard.html", giskard_issues="[]", n_issues=0,
+                                 code_version="0.1.0", duration_s=12.0, created_at=T0)])
+    insert(con, [RobustnessPerturbation(audit_id="rob1", perturbation=p, metric="acc", clean_value=0.36,
+                                        perturbed_value=0.36 - flip / 3, delta=-flip / 3, ci_low=-0.1, ci_high=0.02,
+                                        flip_rate=flip, n=30, p_value=0.2, flagged=flip > 0.2)
+                 for p, flip in [("Transform to uppercase", 0.22), ("Add typos", 0.31), ("Punctuation removal", 0.08)]])
