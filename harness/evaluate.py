@@ -85,19 +85,10 @@ class Planned:
 
 
 def expand_suite_names(names: list[str]) -> list[str]:
-    """Suite names, or a family name (e.g. ``medical_qa``), or ``all``."""
-    from suites import list_suites, load_suite
+    """Suite names, a family name (e.g. ``medical_qa``), ``all``, suite files or folders, ``lmeval:TASK``."""
+    from suites import resolve_suite_names
 
-    out = []
-    for name in names:
-        if name in list_suites():
-            out.append(name)
-            continue
-        family = [s for s in list_suites() if name == "all" or load_suite(s).spec.family == name]
-        if not family:
-            raise MedtuneError(f"unknown suite {name!r}; known suites: {', '.join(list_suites())} (or a family, or all)")
-        out.extend(family)
-    return list(dict.fromkeys(out))
+    return resolve_suite_names(names)
 
 
 def plan(req: EvalRequest, ref) -> list[Planned]:

@@ -2,7 +2,8 @@
 
 ``read_text`` is the one place a data file is opened: a folder, a missing file or bytes that
 are not UTF-8 (anywhere in the file, not only in the part ``--limit`` keeps) are DataErrors.
-The format readers (jsonl, json, csv; CoNLL in ner/conll.py) and the checks below are what
+gzip/zstd files are decompressed there, by suffix. The format readers (jsonl, json,
+csv; CoNLL in ner/conll.py; records of any format for the ``docs:`` mapping in _records.py) and the checks below are what
 the ``process_docs`` functions use, so a wrong record is refused, never scored.
 """
 
@@ -34,11 +35,37 @@ def read_text(path: Path) -> str:
         data = path.read_bytes()
     except OSError as exc:
         raise DataError(path, None, f"cannot be read ({exc.strerror or exc})") from None
+    data = _decompress(path, data)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise DataError(path, line, f"not valid UTF-8 (byte {data[exc.start]:#04x} at offset {exc.start})") from None
+
+
+def _decompress(path: Path, data: bytes) -> bytes:
+    """gzip (``.gz``) and zstd (``.zst``/``.zstd``) files are read transparently, by suffix."""
+    name = path.name.lower()
+    try:
+        if name.endswith(".gz"):
+            import gzip
+
+            return gzip.decompress(data)
+        if name.endswith((".zst", ".zstd")):
+            import zstandard
+
+            return zstandard.ZstdDecompressor().decompressobj().decompress(data)
+    except Exception as exc:  # gzip.BadGzipFile, EOFError, zstandard.ZstdError, zlib.error
+        raise DataError(path, None, f"cannot be decompressed ({exc})") from None
+    return data
+
+
+def data_suffix(path: Path | str) -> str:
+    """The format suffix of a data file, past a compression suffix: ``x.csv.gz`` -> ``.csv``."""
+    name = Path(path).name.lower()
+    for comp in (".gz", ".zst", ".zstd"):
+        name = name.removesuffix(comp)
+    return Path(name).suffix
 
 
 def read_lines(path: Path) -> Iterator[tuple[int, str]]:

@@ -45,7 +45,10 @@ class Suite:
 
     # -- documents -----------------------------------------------------------------------
     def load_docs(self, data_root: Path, split: str = "eval") -> list[dict]:
-        docs = self.process_docs(data_root, self.spec, dict(self.options, split=split))
+        from suites._hub import with_hub_fallback  # data.hub stands in for a missing local file
+
+        spec = with_hub_fallback(self.spec, data_root) if split in ("eval", "test") else self.spec
+        docs = self.process_docs(data_root, spec, dict(self.options, split=split))
         for doc in docs:
             if "id" not in doc:
                 raise ConfigError(f"{self.path}: process_docs returned a document without an 'id'")

@@ -35,8 +35,16 @@ def eval_cmd(
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow model code from the checkpoint"),
     db: Optional[str] = DB_OPT,
     data_root: Optional[str] = DATA_OPT,
+    suites_dir: Optional[list[str]] = typer.Option(None, "--suites-dir", help="A folder of your suite files [env MEDTUNE_SUITES]; repeatable"),
+    lmeval_include: Optional[list[str]] = typer.Option(None, "--lmeval-include", help="A folder of lm-eval task files, for --suite lmeval:TASK; repeatable"),
 ):
-    """Score a variant on suites; results (per sample, with CIs) go to the DuckDB file."""
+    """Score a variant on suites; results (per sample, with CIs) go to the DuckDB file.
+
+    --suite takes a suite name, a family, all, a suite file or folder (./my_suite.yaml), or lmeval:TASK."""
+    from suites import add_lmeval_include, add_suite_dirs
+
+    add_suite_dirs(suites_dir)
+    add_lmeval_include(lmeval_include)
     from harness import settings
     from harness.evaluate import EvalRequest, plan, run_planned
     from harness.models import resolve
@@ -132,9 +140,12 @@ def suites_cmd(
     check: bool = typer.Option(False, "--check", help="Read every selected suite's data under the data root; exit 2 naming what is missing or malformed"),
     suite: Optional[list[str]] = typer.Option(None, "--suite", "-s", help="Only these suites (names, families or all); repeatable"),
     data_root: Optional[str] = DATA_OPT,
+    suites_dir: Optional[list[str]] = typer.Option(None, "--suites-dir", help="A folder of your suite files [env MEDTUNE_SUITES]; repeatable"),
 ):
-    """The suites, with family, type, data and version hash; --check reads their data."""
-    from suites import list_suites, load_suite
+    """The suites, with family, type, data, version hash and source (shipped, or your folder/file); --check reads their data."""
+    from suites import add_suite_dirs, list_suites, load_suite, suite_sources
+
+    add_suite_dirs(suites_dir)
 
     check_format(fmt, ("table", "json"))
     if suite:
@@ -144,17 +155,18 @@ def suites_cmd(
     else:
         names = list_suites()
     rows = []
+    sources = suite_sources()
     for name in names:
         s = load_suite(name)
         rows.append({"suite": name, "family": s.spec.family, "type": s.spec.type, "version": s.version,
                      "data": s.spec.data.path, "fewshot": s.num_fewshot, "options": s.spec.options,
-                     "description": s.spec.description})
+                     "description": s.spec.description, "source": sources[name].source if name in sources else "lm-eval"})
     if check:
         _check_data(rows, data_root)
     if fmt == "json":
         console.print_json(json.dumps(rows))
         return
-    cols = ("suite", "family", "type", "version", "fewshot", "data", "description")
+    cols = ("suite", "family", "type", "version", "fewshot", "data", "source", "description")
     if check:
         cols = ("suite", "family", "data", "documents")
     table = Table(title="suites" + (" (data checked)" if check else ""))
