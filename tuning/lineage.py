@@ -25,11 +25,17 @@ def outcome(recipe, ctx: TuneContext, parent, kind: str, td: TrainingData, stats
 
     from harness.store.runs import code_version
 
+    from harness import distributed
+
     files = list(td.files)
     if td.canaries:
         path = ctx.output / "canaries.jsonl"
-        path.write_text("".join(json.dumps(r, default=str) + "\n" for r in td.canaries))
-        files.append(file_entry(path, "canary", "jsonl"))
+
+        def write_canaries():  # rank 0 writes; every rank records the same entry
+            path.write_text("".join(json.dumps(r, default=str) + "\n" for r in td.canaries))
+            return file_entry(path, "canary", "jsonl")
+
+        files.append(distributed.on_main(write_canaries))
     last = {k: next((c[k] for c in reversed(stats.curves) if c[k] is not None), None) for k in ("train_loss", "eval_loss")}
     evals = [c["eval_loss"] for c in stats.curves if c["eval_loss"] is not None]
     lineage = {
@@ -40,6 +46,7 @@ def outcome(recipe, ctx: TuneContext, parent, kind: str, td: TrainingData, stats
         "tokens_seen": stats.tokens_seen, "seed": recipe.train.seed, "code_version": code_version(),
         "wall_s": stats.wall_s, "tokens_per_s": stats.tokens_per_s, "peak_memory_bytes": stats.peak_memory_bytes,
         "device": stats.device, "resumed_from_step": stats.resumed_from_step, "stopped_early": stats.stopped_early,
+        "world_size": stats.world_size, "strategy": stats.strategy, "global_batch": stats.global_batch,
         "final_train_loss": last["train_loss"], "final_eval_loss": last["eval_loss"],
         "best_eval_loss": min(evals) if evals else None,
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__},

@@ -18,10 +18,23 @@ def resolve_parent(recipe, store):
 
 
 def device_dtype(train):
+    """The device this process trains on and the dtype. Under a launcher (accelerate launch, torchrun)
+    ``cuda`` means this rank's own GPU (``cuda:LOCAL_RANK``), never every rank on cuda:0."""
+    from harness import distributed
     from harness.models.hf_load import pick_device, pick_dtype
 
     device = pick_device(train.device)
+    if distributed.launched() and device == "cuda":
+        device = f"cuda:{distributed.local_rank()}"
     return device, pick_dtype(train.dtype, device)
+
+
+def place(model, device: str):
+    """The model on ``device`` in one process. Under a launcher the weights stay where they were loaded:
+    the Trainer moves them to the rank's device (DDP), accelerate shards them (FSDP, DeepSpeed)."""
+    from harness import distributed
+
+    return model if distributed.launched() else model.to(device)
 
 
 def load_tokenizer(ref, special_tokens: list[str]):

@@ -23,6 +23,7 @@ class TuneContext:
     callbacks: list = field(default_factory=list)  # extra TrainerCallbacks (tests interrupt a run with one)
     echo: Callable[[str], None] = print
     show_progress: bool = True
+    trainer: object = None  # the Trainer of this run (set by tuning.train.train; save_variant saves through it)
 
 
 @dataclass
@@ -35,6 +36,9 @@ class TrainStats:
     device: str
     resumed_from_step: int
     stopped_early: bool
+    world_size: int = 1  # processes that trained (data-parallel ranks)
+    strategy: str = "single"  # single, ddp, fsdp / fsdp2, deepspeed-zeroN
+    global_batch: int | None = None  # sequences per optimizer step over all ranks
 
 
 @dataclass

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from harness.config import YamlDoc, format_loc, load_yaml, parse_pairs
 from harness.errors import ConfigError
@@ -98,6 +99,19 @@ class Train(_Strict):
     seed: int = 42
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps")
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"
+    trainer_args: dict[str, Any] = Field(
+        default_factory=dict, description="further transformers TrainingArguments (gradient_checkpointing, bf16, "
+        "optim, torch_compile, use_liger_kernel, ...): names checked against TrainingArguments; the ones medtune "
+        "sets from the fields above are refused")
+
+    @field_validator("trainer_args")
+    @classmethod
+    def _trainer_args(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            problem = trainer_arg_problem(key)
+            if problem:
+                raise PydanticCustomError("trainer_arg", "{problem}", {"key": key, "problem": problem})
+        return value
 
     @field_validator("max_steps")
     @classmethod
@@ -112,6 +126,40 @@ class Train(_Strict):
         if not DEVICE.fullmatch(value):
             raise ValueError(f"{value!r} is not a device: expected auto, cpu, cuda, cuda:N or mps")
         return value
+
+
+# TrainingArguments that medtune sets itself (-> the recipe field that controls it, or None: fixed by medtune)
+MEDTUNE_TRAINER_ARGS = {
+    "output_dir": "output_dir", "seed": "train.seed", "data_seed": "train.seed", "learning_rate": "train.lr",
+    "lr_scheduler_type": "train.scheduler", "weight_decay": "train.weight_decay", "warmup_steps": "train.warmup",
+    "warmup_ratio": "train.warmup", "per_device_train_batch_size": "train.batch",
+    "per_device_eval_batch_size": "train.batch", "gradient_accumulation_steps": "train.grad_accum",
+    "num_train_epochs": "train.epochs", "max_steps": "train.max_steps", "eval_strategy": "train.eval_every",
+    "eval_steps": "train.eval_every", "save_strategy": "train.eval_every", "save_steps": "train.eval_every",
+    "logging_steps": "train.log_every", "load_best_model_at_end": "train.patience",
+    "metric_for_best_model": "train.patience", "greater_is_better": "train.patience", "use_cpu": "train.device",
+    "save_total_limit": None, "logging_first_step": None, "include_num_input_tokens_seen": None, "report_to": None,
+    "disable_tqdm": None, "remove_unused_columns": None, "resume_from_checkpoint": None,
+}
+
+
+def trainer_arg_problem(key: str) -> str | None:
+    """Why ``train.trainer_args.<key>`` cannot be passed to TrainingArguments (None: it can)."""
+    if key in MEDTUNE_TRAINER_ARGS:
+        field = MEDTUNE_TRAINER_ARGS[key]
+        return (f"{key} is set by medtune" + (f" from {field}: set that instead" if field else "") +
+                " (trainer_args passes only what a recipe has no field for)")
+    import dataclasses
+
+    from transformers import TrainingArguments
+
+    names = {f.name for f in dataclasses.fields(TrainingArguments) if f.init}
+    if key not in names:
+        import difflib
+
+        close = difflib.get_close_matches(key, sorted(names), n=1)
+        return f"{key!r} is not a TrainingArguments field" + (f" (did you mean {close[0]!r}?)" if close else "")
+    return None
 
 
 class Lora(_Strict):
@@ -210,6 +258,8 @@ def load_recipe(name_or_path: str | Path, overrides: dict[str, Any] | None = Non
 def _field_error(doc: YamlDoc, loc: tuple, err: dict, overrides: dict) -> ConfigError:
     """``recipe.yaml: unknown key 'train.lrate' (line 12)`` / ``recipe.yaml:12: field 'train.lr': message``;
     a field that came from ``--set`` is named as such (its line in the file would mislead)."""
+    if err["type"] == "trainer_arg":  # point at the offending key, not at the whole block
+        loc = (*loc, err["ctx"]["key"])
     field = format_loc(loc) or "(top level)"
     dotted = ".".join(str(p) for p in loc)
     from_set = bool(dotted) and any(k == dotted or k.startswith(dotted + ".") or dotted.startswith(k + ".")

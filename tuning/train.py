@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import time
 from pathlib import Path
 from typing import Callable
 
+from harness import distributed
 from harness.errors import ConfigError, MedtuneError
 from tuning import data as tdata
 from tuning.outcome import Outcome, TrainStats, TuneContext, config_hash  # noqa: F401  (re-exported for callers)
@@ -55,13 +57,17 @@ def _self_replay(parent, model, tokenizer, n: int, replay, seed: int, ctx: TuneC
     stamp = max((p.stat().st_mtime for p in weights.glob("*.safetensors")), default=0)
     key = hashlib.sha256(f"{weights}|{stamp}|{n}|{replay.self_max_new_tokens}|{seed}".encode()).hexdigest()[:16]
     cached = cache_dir() / "replay" / f"{key}.jsonl"
-    if cached.exists():
-        return [json.loads(line) for line in cached.read_text().splitlines()]
-    ctx.echo(f"generating {n} self-rehearsal passages from {parent.name} (cached in {cached.parent})")
-    texts = self_generate(model, tokenizer, n, replay.self_max_new_tokens, seed)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    cached.write_text("".join(json.dumps(t) + "\n" for t in texts))
-    return texts
+
+    def generate() -> list[str]:  # rank 0 generates and caches; every rank trains on the same passages
+        if cached.exists():
+            return [json.loads(line) for line in cached.read_text().splitlines()]
+        ctx.echo(f"generating {n} self-rehearsal passages from {parent.name} (cached in {cached.parent})")
+        texts = self_generate(model, tokenizer, n, replay.self_max_new_tokens, seed)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_text("".join(json.dumps(t) + "\n" for t in texts))
+        return texts
+
+    return distributed.on_main(generate)
 
 
 # -- training ---------------------------------------------------------------------------------
@@ -71,7 +77,7 @@ def training_arguments(recipe, ctx: TuneContext, device: str, dtype):
 
     t = recipe.train
     early = t.patience is not None
-    return TrainingArguments(
+    fixed = dict(
         output_dir=str(ctx.output / CHECKPOINTS), seed=t.seed, data_seed=t.seed,
         learning_rate=t.lr, lr_scheduler_type=t.scheduler, weight_decay=t.weight_decay,
         warmup_steps=int(t.warmup) if t.warmup >= 1 else t.warmup,
@@ -84,6 +90,36 @@ def training_arguments(recipe, ctx: TuneContext, device: str, dtype):
         remove_unused_columns=False, dataloader_pin_memory=device.startswith("cuda"),
         use_cpu=device == "cpu", bf16=dtype == torch.bfloat16,
     )
+    try:  # names were checked with the recipe (tuning.recipe.trainer_arg_problem); values are checked here
+        return TrainingArguments(**{**fixed, **t.trainer_args})
+    except (ValueError, TypeError, ImportError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(f"train.trainer_args {t.trainer_args}: TrainingArguments refused them ({first})") from None
+
+
+def train_device(recipe, model) -> str:
+    """cuda or cpu for the Trainer. Under a launcher the weights may still be on the CPU (the Trainer or
+    accelerate places them, one device per rank), so the recipe's device decides too."""
+    from harness.models.hf_load import pick_device
+
+    on_cuda = next(model.parameters()).is_cuda or pick_device(recipe.train.device).startswith("cuda")
+    return "cuda" if on_cuda else "cpu"
+
+
+def parallel_layout(trainer, recipe) -> dict:
+    """World size, strategy (ddp / fsdp2 / deepspeed-zeroN; single in one process) and the global batch."""
+    from accelerate.utils import DistributedType
+
+    acc = trainer.accelerator
+    kind, world = acc.state.distributed_type, acc.num_processes
+    if kind == DistributedType.FSDP:
+        strategy = f"fsdp{getattr(acc.state.fsdp_plugin, 'fsdp_version', 1)}"
+    elif kind == DistributedType.DEEPSPEED:
+        strategy = f"deepspeed-zero{acc.state.deepspeed_plugin.zero_stage}"
+    else:
+        strategy = "ddp" if world > 1 else "single"
+    return {"world_size": world, "strategy": strategy,
+            "global_batch": recipe.train.batch * recipe.train.grad_accum * world}
 
 
 def train(recipe, ctx: TuneContext, model, tokenizer, train_features, eval_features, collator) -> TrainStats:
@@ -96,7 +132,7 @@ def train(recipe, ctx: TuneContext, model, tokenizer, train_features, eval_featu
     if not train_features:
         raise MedtuneError("no training features: the corpus is empty after tokenisation")
     set_seed(recipe.train.seed)
-    device = "cuda" if next(model.parameters()).is_cuda or recipe.train.device.startswith("cuda") else "cpu"
+    device = train_device(recipe, model)
     args = training_arguments(recipe, ctx, device, next(model.parameters()).dtype)
     callbacks = list(ctx.callbacks)
     if recipe.train.patience is not None:
@@ -106,13 +142,19 @@ def train(recipe, ctx: TuneContext, model, tokenizer, train_features, eval_featu
     trainer = Trainer(model=model, args=args, train_dataset=train_features, eval_dataset=eval_features,
                       data_collator=collator, processing_class=tokenizer, callbacks=callbacks)
     trainer.remove_callback(PrinterCallback)  # the progress bar shows the loss; the curve goes to the DB
+    ctx.trainer = trainer
+    asked = os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true" or \
+        os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true"
+    if asked and not (trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled):
+        ctx.echo("FSDP / DeepSpeed need CUDA devices: accelerate runs this CPU run as plain DDP")
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
     done = checkpoints(ctx.output / CHECKPOINTS) if ctx.resume else []
     last = done[-1] if done else None
     first_step, tokens_before = _checkpoint_progress(last) if last else (0, 0)
-    _stamp_checkpoints(recipe, ctx)
+    if distributed.is_main():
+        _stamp_checkpoints(recipe, ctx)
     trainer.train(resume_from_checkpoint=str(last) if last else None)
     wall = time.perf_counter() - started
     state = trainer.state
@@ -120,7 +162,7 @@ def train(recipe, ctx: TuneContext, model, tokenizer, train_features, eval_featu
         curves=curves(state.log_history), tokens_seen=int(state.num_input_tokens_seen), wall_s=round(wall, 2),
         tokens_per_s=round((state.num_input_tokens_seen - tokens_before) / wall, 1) if wall > 0 else None,
         peak_memory_bytes=peak_memory(device), device=device, resumed_from_step=first_step,
-        stopped_early=state.global_step < state.max_steps)
+        stopped_early=state.global_step < state.max_steps, **parallel_layout(trainer, recipe))
 
 
 def _checkpoint_progress(last: Path) -> tuple[int, int]:
@@ -188,12 +230,25 @@ def peak_memory(device: str) -> int:
 
 
 # -- saving -----------------------------------------------------------------------------------
-def save_variant(model, tokenizer, out: Path, seq_length: int, **save_kwargs) -> None:
-    """An ordinary HF directory: safetensors weights (or a peft adapter) plus the tokenizer."""
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out, **save_kwargs)
+def save_variant(model, tokenizer, out: Path, seq_length: int, trainer=None, **save_kwargs) -> None:
+    """An ordinary HF directory: safetensors weights (or a peft adapter) plus the tokenizer.
+
+    Under a launcher every rank calls this: ``Trainer.save_model`` gathers FSDP / DeepSpeed shards into
+    whole weights and rank 0 alone writes them; ``save_kwargs`` (peft's) are applied where the weights
+    are whole on rank 0 (DDP)."""
     limit = getattr(getattr(model, "config", None), "max_position_embeddings", None) or seq_length
     tokenizer.model_max_length = int(limit)
+    if trainer is not None and distributed.launched():
+        trainer.save_model(str(out))  # a collective for sharded weights: every rank takes part
+        if distributed.is_main():
+            if save_kwargs and not (trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled):
+                trainer.accelerator.unwrap_model(trainer.model).save_pretrained(out, **save_kwargs)
+            tokenizer.save_pretrained(out)
+            (out / "training_args.bin").unlink(missing_ok=True)
+        distributed.barrier()
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out, **save_kwargs)
     tokenizer.save_pretrained(out)
 
 
@@ -232,12 +287,27 @@ def tune(recipe, ctx: TuneContext, force: bool = False, restart: bool = False) -
     from tuning.lineage import register
     from tuning.methods import get_method
 
-    check = getattr(ctx.store, "check", None)
-    if check is not None:  # a foreign DB file is refused now, not after the training it would not record
-        check()
-    prepare_output(recipe, ctx, force, restart)
+    if distributed.launched():  # one process group for the run: gloo on CPU, NCCL on CUDA
+        from harness.models.hf_load import pick_device
+
+        distributed.init(cpu=not pick_device(recipe.train.device).startswith("cuda"))
+
+    def check_output() -> bool:  # rank 0 alone reads the DB and the output folder; the others learn the verdict
+        check = getattr(ctx.store, "check", None)
+        if check is not None:  # a foreign DB file is refused now, not after the training it would not record
+            check()
+        prepare_output(recipe, ctx, force, restart)
+        return ctx.resume
+
+    if not distributed.is_main():  # one voice: rank 0 prints notices and the progress bar
+        ctx.echo, ctx.show_progress = (lambda message: None), False
+    ctx.resume = distributed.on_main(check_output)
     set_seed(recipe.train.seed)  # before any weights are created: LoRA adapters, fresh heads, resized embeddings
     outcome = get_method(recipe.method)(recipe, ctx)
-    register(ctx.store, outcome)
-    shutil.rmtree(ctx.output / CHECKPOINTS, ignore_errors=True)  # the variant is saved; checkpoints were for resuming
+
+    def finish() -> None:  # rank 0 alone registers (one transaction; the store's single writer)
+        register(ctx.store, outcome)
+        shutil.rmtree(ctx.output / CHECKPOINTS, ignore_errors=True)  # the variant is saved; checkpoints were for resuming
+
+    distributed.on_main(finish)
     return outcome

@@ -21,23 +21,31 @@ def tune_cmd(
     restart: bool = typer.Option(False, "--restart", help="Discard checkpoints of an interrupted run instead of resuming"),
     db: Optional[str] = DB_OPT,
     data_root: Optional[str] = DATA_OPT,
+    processes: int = typer.Option(1, "--processes", help="Data-parallel (DDP) over N local processes, one per GPU "
+                                  "(gloo on CPU); FSDP/DeepSpeed/multi-node: `accelerate launch --config_file ...`"),
 ):
     """Train one variant from a recipe and register it (with lineage and loss curve) in the DB.
 
     An interrupted run resumes from its last checkpoint when the same command is run again.
     """
-    from harness import settings
+    from harness import distributed, settings
     from harness.store import Store
     from tuning.recipe import load_recipe, parse_sets
     from tuning.train import TuneContext, tune
 
-    spec = load_recipe(recipe, parse_sets(set_))
+    spec = load_recipe(recipe, parse_sets(set_))  # a bad recipe is refused before any process is started
+    if processes > 1:
+        raise typer.Exit(distributed.relaunch(processes))
     store = Store(settings.db_path(db))
-    store.check()  # a foreign DB file is refused before training, and never written to
+    if distributed.is_main():
+        store.check()  # a foreign DB file is refused before training, and never written to
     ctx = TuneContext(store=store, data_root=settings.data_root(data_root),
                       output=spec.output_path(), echo=lambda m: console.print(f"[dim]{m}[/]"))
-    console.print(f"[bold]{spec.name}[/]: {spec.method} on {spec.base} -> {ctx.output}")
+    if distributed.is_main():
+        console.print(f"[bold]{spec.name}[/]: {spec.method} on {spec.base} -> {ctx.output}")
     out = tune(spec, ctx, force=force, restart=restart)
+    if not distributed.is_main():
+        return
     lin = out.lineage
     loss = f"eval loss {lin['final_eval_loss']:.3f}" if lin.get("final_eval_loss") is not None else ""
     console.print(f"registered [bold]{out.name}[/] ({out.method}, parent {out.parent}): {lin['tokens_seen']:,} tokens "

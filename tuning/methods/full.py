@@ -27,9 +27,9 @@ def train_full(recipe, ctx):
     if parent.kind == "encoder":
         if any(e.answer is not None for e in td.train):
             raise ConfigError(f"data.format {recipe.data.format}: QA tuning needs a causal base, {parent.name} is an encoder")
-        model = models.load_masked_lm(parent, tokenizer, dtype).to(device)
+        model = models.place(models.load_masked_lm(parent, tokenizer, dtype), device)
     else:
-        model = models.load_causal(parent, tokenizer, dtype).to(device)
+        model = models.place(models.load_causal(parent, tokenizer, dtype), device)
     complete_data(recipe, ctx, td, parent, model, tokenizer)  # replay (may generate with the parent), canaries
 
     # 3. features: packed LM blocks (causal), masked blocks (encoder), or answer-only QA rows
@@ -42,7 +42,7 @@ def train_full(recipe, ctx):
 
     # 4. train, save an ordinary HF directory, describe where it came from
     stats = train(recipe, ctx, model, tokenizer, train_feats, eval_feats, collator)
-    save_variant(model, tokenizer, ctx.output, seq)
+    save_variant(model, tokenizer, ctx.output, seq, trainer=ctx.trainer)
     kind = "encoder" if parent.kind == "encoder" else "causal"
     return outcome(recipe, ctx, parent, kind, td, stats,
                    {"objective": "masked_lm" if kind == "encoder" else "causal_lm",

@@ -32,7 +32,7 @@ def train_adapter(recipe, ctx, quantize: bool):
     model = models.load_causal(parent, tokenizer, dtype, device, quantize=quantize, merge_adapter=False)
     quantised = models.keep_4bit_trainable(model) if quantize else []
     if not quantize:
-        model = model.to(device)
+        model = models.place(model, device)
     complete_data(recipe, ctx, td, parent, model, tokenizer)  # self-rehearsal uses the parent before LoRA
     model = models.add_lora(model, recipe.lora, added, quantized=quantize,
                             gradient_checkpointing=device.startswith("cuda"))
@@ -43,7 +43,7 @@ def train_adapter(recipe, ctx, quantize: bool):
     eval_feats = features.causal_features(tokenizer, td.eval, seq)
     stats = train(recipe, ctx, model, tokenizer, train_feats, eval_feats, features.PadCollator(tokenizer.pad_token_id))
     # with tokens added, the adapter carries the resized embeddings so the parent + adapter load as trained
-    save_variant(model, tokenizer, ctx.output, seq, save_embedding_layers=bool(added))
+    save_variant(model, tokenizer, ctx.output, seq, trainer=ctx.trainer, save_embedding_layers=bool(added))
     trainable, total = model.get_nb_trainable_parameters()
     return outcome(recipe, ctx, parent, "causal", td, stats,
                    {"objective": "causal_lm", "adapter": "qlora-nf4" if quantize else "lora",

@@ -146,7 +146,7 @@ def run(recipe, ctx):
     # 2. the model: the parent encoder plus a fresh classifier over the data's labels
     device, dtype = models.device_dtype(recipe.train)
     tokenizer, _ = models.load_tokenizer(parent, [])
-    model = build_model(parent.path, labels, recipe.lora, dtype).to(device)
+    model = models.place(build_model(parent.path, labels, recipe.lora, dtype), device)
     if params.freeze_embeddings and recipe.lora is None:
         model.get_input_embeddings().weight.requires_grad_(False)
 
@@ -164,7 +164,7 @@ def run(recipe, ctx):
     if budget is not None:
         ctx.callbacks = [*ctx.callbacks, budget]
     stats = train(recipe, ctx, model, tokenizer, train_feats, eval_feats, DataCollatorForTokenClassification(tokenizer))
-    save_variant(model, tokenizer, ctx.output, seq)
+    save_variant(model, tokenizer, ctx.output, seq, trainer=ctx.trainer)
     if recipe.lora is not None:  # the base has no head: the adapter carries the label set
         (ctx.output / LABELS_FILE).write_text(json.dumps(labels))
     td = TrainingData(train=[Example(f"{s.line}", "") for s in train_sents],
