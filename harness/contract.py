@@ -9,6 +9,9 @@ turns the responses back into per-sample scores. Kinds (as in lm-eval's ``Instan
 - ``loglikelihood_rolling``: total log-likelihood of a whole text (perplexity suites).
 - ``generate_until``: greedy generation from a prompt until a stop string or a token budget.
 - ``token_labels``: per-word label predictions of a token-classification model (NER suites).
+- ``token_logprobs``: per-token log-probabilities of a text (at most ``max_tokens`` tokens, scored
+  after the BOS/EOS prefix token), with the mean and standard deviation of log p over the model's
+  whole next-token distribution at each position (what Min-K%++ membership inference needs).
 
 A backend implements any subset; ``supports(kind)`` says which. New kinds are added here.
 """
@@ -18,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence, runtime_checkable
 
-KINDS = ("loglikelihood", "loglikelihood_rolling", "generate_until", "token_labels")
+KINDS = ("loglikelihood", "loglikelihood_rolling", "generate_until", "token_labels", "token_logprobs")
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,19 @@ def generate_until(doc_index: int, prompt: str, until: Sequence[str] = (), max_n
 
 def token_labels(doc_index: int, words: Sequence[str]) -> Request:
     return Request("token_labels", doc_index, 0, (tuple(words),))
+
+
+def token_logprobs(doc_index: int, text: str, max_tokens: int = 128) -> Request:
+    return Request("token_logprobs", doc_index, 0, (text, int(max_tokens)))
+
+
+@dataclass
+class TokenLogprobs:
+    """Per scored token t: log p(x_t | x_<t), and the mean / std of log p(z) over the vocabulary at t."""
+
+    logprob: Any  # 1-D float array (numpy), one entry per scored token
+    mean: Any
+    std: Any
 
 
 @dataclass
@@ -86,3 +102,5 @@ class LanguageModel(Protocol):
     def generate_until(self, requests: list[Request], progress=None) -> list[str]: ...
 
     def token_labels(self, requests: list[Request], progress=None) -> list[list[str]]: ...
+
+    def token_logprobs(self, requests: list[Request], progress=None) -> list[TokenLogprobs]: ...

@@ -34,7 +34,8 @@ class SuiteRun:
 def check_compatible(suite, lm, docs: list[dict] | None = None) -> None:
     """The backend answers the suite's request kinds, and (where the type checks it) its label set fits."""
     missing = [k for k in suite.type.request_kinds if not lm.supports(k)]
-    if missing or lm.info.kind not in suite.type.model_kinds:
+    lm_kinds = getattr(lm, "model_kinds", (lm.info.kind,))  # a backend may answer for several kinds (mock)
+    if missing or not set(lm_kinds) & set(suite.type.model_kinds):
         raise MedtuneError(
             f"suite {suite.name} needs a {'/'.join(suite.type.model_kinds)} model answering {', '.join(suite.type.request_kinds)}; "
             f"{lm.info.name} is a {lm.info.kind} model"

@@ -1,5 +1,9 @@
 """Score one variant on several suites, reusing cached runs, resuming interrupted ones.
 
+``evaluate(variant, suites, RunSettings(...), store=, data_root=)`` is the one entry point: the
+CLI, the demo, forgetting, the gate and ``medtune.evaluate`` all go through it (``prepare`` +
+``Evaluation.run`` for callers that check several variants before running any).
+
 Everything that can be wrong with the input (settings, suite names, options, data files, the
 model name, the results DB) is checked before a model is loaded, and nothing reaches the DB
 until a run is complete.
@@ -21,9 +25,10 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from harness.errors import MedtuneError
+from harness.results import Metric
 from harness.settings import cache_dir
 from harness.store import Store
 from harness.store.runs import find_run, run_key, write_run_once
@@ -52,27 +57,40 @@ def check_settings(*, limit=None, num_fewshot=None, batch_size="auto", device="a
     return batch_size
 
 
-@dataclass
-class EvalRequest:
-    variant: str
-    suites: list[str]
-    data_root: Path
-    store: Store
+@dataclass(frozen=True)
+class RunSettings:
+    """How to score (not what, nor where): validated on construction, for the CLI and the Python API alike.
+
+    ``suite_limits`` overrides ``limit`` per suite name. ``backend`` names a registered backend
+    (``None``: chosen from the model kind). ``batch_size`` is normalised to an int or ``"auto"``.
+    """
+
     limit: int | None = None
     num_fewshot: int | None = None
     seed: int = 1234
-    options: dict[str, Any] | None = None
+    options: Mapping[str, Any] | None = None
     engine: str = "native"
+    backend: str | None = None
     device: str = "auto"
     dtype: str = "auto"
     batch_size: int | str = "auto"
     force: bool = False
-    name: str | None = None
-    trust_remote_code: bool = False
+    suite_limits: Mapping[str, int] | None = None
 
     def __post_init__(self):
-        self.batch_size = check_settings(limit=self.limit, num_fewshot=self.num_fewshot, batch_size=self.batch_size,
-                                         device=self.device, dtype=self.dtype, engine=self.engine)
+        from harness.models.registry import check_backend
+
+        batch = check_settings(limit=self.limit, num_fewshot=self.num_fewshot, batch_size=self.batch_size,
+                               device=self.device, dtype=self.dtype, engine=self.engine)
+        object.__setattr__(self, "batch_size", batch)
+        for name, value in (self.suite_limits or {}).items():
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise MedtuneError(f"--suite-limit {name}={value}: expected an integer >= 1")
+            check_settings(limit=value)
+        check_backend(self.backend)
+
+    def limit_for(self, suite: str) -> int | None:
+        return (self.suite_limits or {}).get(suite, self.limit)
 
 
 @dataclass
@@ -84,6 +102,79 @@ class Planned:
     cached: dict | None
 
 
+@dataclass
+class RunResult:
+    """One variant x suite: the run that holds its scores, and whether it was computed by this call."""
+
+    variant: str
+    suite: str
+    run_id: str
+    status: str  # "ran" | "cached" (an earlier identical run) | "concurrent" (an identical run that finished meanwhile)
+    metrics: dict[str, Metric]
+
+
+@dataclass
+class Evaluation:
+    """A checked plan: the model resolved, every suite loaded, its data read and cached runs found.
+    Nothing has been loaded onto a device or written yet; ``run()`` does that."""
+
+    ref: Any  # harness.models.ModelRef
+    settings: RunSettings
+    store: Store
+    data_root: Path
+    planned: list[Planned]
+
+    @property
+    def missing(self) -> list[str]:
+        """Suites without a cached run (what ``run()`` computes)."""
+        return [p.suite.name for p in self.planned if p.cached is None]
+
+    def run(self, progress=None, echo=print) -> list[RunResult]:
+        """Compute the missing runs (the backend is loaded once, on the first one); one result per suite."""
+        done = {p.suite.name: rid for rid, p in _execute(self, progress, echo)}
+        out = []
+        for p in self.planned:
+            if p.suite.name not in done:
+                status, run_id = "cached", p.cached["run_id"]
+            elif done[p.suite.name]:
+                status, run_id = "ran", done[p.suite.name]
+            else:
+                status, run_id = "concurrent", find_run(self.store, p.key)["run_id"]
+            out.append(RunResult(self.ref.name, p.suite.name, run_id, status, _run_metrics(self.store, run_id, p.suite)))
+        return out
+
+
+def evaluate(variant: str, suites: list[str] | str, settings: RunSettings | None = None, *, store: Store,
+             data_root: Path, name: str | None = None, trust_remote_code: bool = False, progress=None,
+             echo=print) -> list[RunResult]:
+    """THE evaluation entry point (CLI, demo, forgetting, gate and the Python API): score ``variant``
+    on ``suites`` (names, families or ``all``), reusing identical cached runs, resuming interrupted
+    ones; returns one ``RunResult`` per suite. ``progress(label, total)`` returns an ``advance(n)``."""
+    ev = prepare(variant, suites, settings, store=store, data_root=data_root, name=name,
+                 trust_remote_code=trust_remote_code)
+    return ev.run(progress=progress, echo=echo)
+
+
+def prepare(variant: str, suites: list[str] | str, settings: RunSettings | None = None, *, store: Store,
+            data_root: Path, name: str | None = None, trust_remote_code: bool = False) -> Evaluation:
+    """Check everything ``evaluate`` needs before any model is loaded (settings, DB, model name,
+    suites, options, data); callers that must check several variants first (forgetting) prepare
+    them all, then ``run()`` each."""
+    from harness.models import resolve
+
+    settings = settings or RunSettings()
+    store.check()  # a foreign DB file is refused before any work
+    ref = resolve(variant, store=store, trust_remote_code=trust_remote_code, name=name, backend=settings.backend)
+    if settings.engine == "lm-eval":
+        from harness.models.registry import BACKENDS, backend_name
+
+        chosen = backend_name(ref, settings.backend)
+        if not hasattr(BACKENDS.get(chosen), "lm_eval_model"):
+            raise MedtuneError(f"--engine lm-eval: backend {chosen} does not provide lm_eval_model(); use --engine native")
+    planned = plan(ref, [suites] if isinstance(suites, str) else list(suites), settings, store, Path(data_root))
+    return Evaluation(ref, settings, store, Path(data_root), planned)
+
+
 def expand_suite_names(names: list[str]) -> list[str]:
     """Suite names, a family name (e.g. ``medical_qa``), ``all``, suite files or folders, ``lmeval:TASK``."""
     from suites import resolve_suite_names
@@ -91,27 +182,30 @@ def expand_suite_names(names: list[str]) -> list[str]:
     return resolve_suite_names(names)
 
 
-def plan(req: EvalRequest, ref) -> list[Planned]:
+def plan(ref, suite_names: list[str], rs: RunSettings, store: Store, data_root: Path) -> list[Planned]:
+    from harness.models.registry import DEFAULT_BACKENDS
     from suites import load_suite
 
-    req.store.check()  # a foreign DB file is refused before any work
-    names = expand_suite_names(req.suites)
-    options = req.options or {}
+    names = expand_suite_names(suite_names)
+    options = dict(rs.options or {})
     suites = []
     for name in names:
         probe = load_suite(name)
         suites.append(load_suite(name, {k: v for k, v in options.items() if k in probe.spec.options},
-                                 num_fewshot=req.num_fewshot, seed=req.seed))
+                                 num_fewshot=rs.num_fewshot, seed=rs.seed, data_root=data_root))
     unused = set(options) - {k for s in suites for k in s.spec.options}
     if unused:
         raise MedtuneError(f"--option {sorted(unused)[0]}: no selected suite has that option")
     planned = []
     for suite in suites:
-        docs = suite.docs(req.data_root, req.limit)
-        settings = {**suite.settings(), "limit": req.limit, "n_docs": len(docs), "dtype": req.dtype,
-                    "data_sha256": data_hash(suite, req.data_root)}
-        key = run_key(ref.name, ref.location, suite.name, suite.version, settings, req.engine)
-        cached = None if req.force else find_run(req.store, key)
+        limit = rs.limit_for(suite.name)
+        docs = suite.docs(data_root, limit)
+        settings = {**suite.settings(), "limit": limit, "n_docs": len(docs), "dtype": rs.dtype,
+                    "data_sha256": data_hash(suite, data_root)}
+        if rs.backend is not None and rs.backend != DEFAULT_BACKENDS.get(ref.kind):
+            settings["backend"] = rs.backend  # a non-default backend's runs are never another's cache
+        key = run_key(ref.name, ref.location, suite.name, suite.version, settings, rs.engine)
+        cached = None if rs.force else find_run(store, key)
         planned.append(Planned(suite, docs, key, settings, cached))
     return planned
 
@@ -138,51 +232,57 @@ def key_lock(key: str) -> Iterator[bool]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def run_planned(req: EvalRequest, ref, planned: list[Planned], progress=None, echo=print) -> list[str]:
-    """Run the non-cached suites; returns the run ids written."""
+def run_planned(ev: Evaluation, progress=None, echo=print) -> list[str]:
+    """Run the non-cached suites of ``ev``; returns the run ids written."""
+    return [run_id for run_id, _ in _execute(ev, progress, echo) if run_id]
+
+
+def _execute(ev: Evaluation, progress, echo) -> list[tuple[str | None, Planned]]:
+    """Each non-cached suite with the run id written (None: an identical concurrent run wrote it first)."""
     from harness.models import load
 
-    todo = [p for p in planned if p.cached is None]
-    for p in planned:
+    rs, ref, store = ev.settings, ev.ref, ev.store
+    todo = [p for p in ev.planned if p.cached is None]
+    for p in ev.planned:
         if p.cached:
             echo(f"cached: {ref.name} on {p.suite.name} (run {p.cached['run_id']}); --force to re-run")
     if not todo:
         return []
     # with --force, runs older than this call are not reused; without it, any run with the key is
-    since = datetime.now(timezone.utc).replace(tzinfo=None) if req.force else datetime(1970, 1, 1)
+    since = datetime.now(timezone.utc).replace(tzinfo=None) if rs.force else datetime(1970, 1, 1)
     lm = None
-    run_ids = []
+    out = []
     for p in todo:
         with key_lock(p.key):
-            done = find_run(req.store, p.key, since=since)  # an identical eval may have finished meanwhile
+            done = find_run(store, p.key, since=since)  # an identical eval may have finished meanwhile
             if done:
                 echo(f"cached (written by a concurrent run): {ref.name} on {p.suite.name} (run {done['run_id']})")
+                out.append((None, p))
                 continue
             if lm is None:
-                lm = load(ref, device=req.device, dtype=req.dtype, batch_size=req.batch_size)
-            run_id = _run_one(req, ref, p, lm, since, progress, echo)
-            if run_id:
-                run_ids.append(run_id)
-    return run_ids
+                lm = load(ref, device=rs.device, dtype=rs.dtype, batch_size=rs.batch_size, backend=rs.backend)
+            out.append((_run_one(ev, p, lm, since, progress, echo), p))
+    return out
 
 
-def _run_one(req: EvalRequest, ref, p: Planned, lm, since: datetime, progress, echo) -> str | None:
+def _run_one(ev: Evaluation, p: Planned, lm, since: datetime, progress, echo) -> str | None:
+    rs, ref = ev.settings, ev.ref
     started = datetime.now(timezone.utc).replace(tzinfo=None)
     total = sum(len(p.suite.type.requests(i, d)) for i, d in enumerate(p.docs))
     advance = progress(f"{ref.name} · {p.suite.name}", total) if progress else None
-    if req.engine == "lm-eval":
+    if rs.engine == "lm-eval":
         from harness.lmeval_bridge import run_with_lmeval
 
-        result = run_with_lmeval(p.suite, lm, p.docs, seed=req.seed, progress=advance)
+        result = run_with_lmeval(p.suite, lm, p.docs, seed=rs.seed, progress=advance)
     else:
         from harness.engine import run_suite
 
-        result = run_suite(p.suite, lm, p.docs, partial_path=partial_path(p.key), progress=advance, seed=req.seed)
+        result = run_suite(p.suite, lm, p.docs, partial_path=partial_path(p.key), progress=advance, seed=rs.seed)
         if result.resumed:
             echo(f"resumed {p.suite.name}: {result.resumed} samples recovered from an interrupted run")
     settings = {**p.settings, "batch_size": lm.batch_size, "device": lm.device}
-    run_id, written = write_run_once(req.store, key=p.key, variant=ref.name, model_info=lm.info, suite=p.suite,
-                                     engine=req.engine, settings=settings, samples=result.samples,
+    run_id, written = write_run_once(ev.store, key=p.key, variant=ref.name, model_info=lm.info, suite=p.suite,
+                                     engine=rs.engine, settings=settings, samples=result.samples,
                                      metrics=result.metrics, started_at=started, duration_s=result.duration_s,
                                      reuse_since=since)
     partial_path(p.key).unlink(missing_ok=True)
@@ -190,6 +290,16 @@ def _run_one(req: EvalRequest, ref, p: Planned, lm, since: datetime, progress, e
         echo(f"cached (written by a concurrent run): {ref.name} on {p.suite.name} (run {run_id})")
         return None
     return run_id
+
+
+def _run_metrics(store: Store, run_id: str, suite) -> dict[str, Metric]:
+    """The metrics a run recorded (name -> Metric); the direction from the row, else the suite type's declaration."""
+    from harness.store.runs import metric_rows
+    from suites._types.declarations import higher_is_better
+
+    return {r.metric: Metric(r.metric, r.value, r.ci_low, r.ci_high, r.n,
+                             higher_is_better(r.metric, suite.spec.type, r.higher_is_better))
+            for r in metric_rows(store, run_id)}
 
 
 def suite_data_files(suite, data_root: Path) -> list[Path]:

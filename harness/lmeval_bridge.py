@@ -4,7 +4,9 @@ The suite's documents are rendered by medtune (prompt, few-shot, continuations) 
 JSONL, and a generated lm-eval task scores exactly those requests: ``doc_to_text`` is the
 rendered context, ``doc_to_choice`` the rendered continuations, ``target_delimiter`` empty. So
 the two engines see identical (context, continuation) pairs, and differences are the engines'.
-The already-loaded model is handed to lm-eval's HFLM, so weights and dtype are the same too.
+The backend hands lm-eval its own model object (``backend.lm_eval_model()``; the HF causal backend
+returns an HFLM over the already-loaded model), so weights and dtype are the same too. A backend
+without ``lm_eval_model`` cannot run ``--engine lm-eval``.
 """
 
 from __future__ import annotations
@@ -51,12 +53,12 @@ def write_task(suite, docs: list[dict], folder: Path) -> str:
 
 
 def make_hflm(lm):
-    """lm-eval's HF backend over the model medtune already loaded."""
-    from lm_eval.models.huggingface import HFLM
-
-    from harness.models.hf_load import unwrap
-
-    return HFLM(pretrained=unwrap(lm.model), tokenizer=lm.tokenizer, batch_size=lm.batch_size, max_length=lm.max_length)
+    """lm-eval's model object for the backend ``lm``, through its documented ``lm_eval_model()`` accessor."""
+    accessor = getattr(lm, "lm_eval_model", None)
+    if accessor is None:
+        raise MedtuneError(f"--engine lm-eval needs a backend that provides lm_eval_model(); "
+                           f"{type(lm).__name__} ({lm.info.name}) does not: use --engine native")
+    return accessor()
 
 
 def lmeval_loglikelihoods(suite, docs: list[dict], hflm) -> list[list[tuple[float, bool]]]:
@@ -81,7 +83,7 @@ def run_with_lmeval(suite, lm, docs: list[dict], seed: int = 0, progress=None) -
     for doc, pairs in zip(docs, per_doc):
         conts = suite.type.continuations(doc)
         prompt = suite.prompt(doc)
-        results = [LoglikelihoodResult(float(ll), bool(greedy), len(lm.encode_pair(prompt, c)[1]))
+        results = [LoglikelihoodResult(float(ll), bool(greedy), lm.continuation_tokens(prompt, c))
                    for (ll, greedy), c in zip(pairs, conts)]
         samples.append(suite.type.score(doc, {"loglikelihood": results}))
         if progress:

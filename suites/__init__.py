@@ -193,7 +193,7 @@ def load_suite(name_or_path: str, options: dict[str, Any] | None = None, num_few
         add_lmeval_include([path.parent])
         return load_suite(_file_name(path), options, num_fewshot, seed, data_root)
     spec, read = load_spec(path)
-    return Suite(spec, path, read, options=options, num_fewshot=num_fewshot, seed=seed)
+    return Suite(spec, path, read, options=options, num_fewshot=num_fewshot, seed=seed, data_root=data_root)
 
 
 __all__ = ["Suite", "SuiteSource", "add_lmeval_include", "add_suite_dirs", "list_suites", "load_suite",

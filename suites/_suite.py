@@ -18,8 +18,11 @@ _JINJA = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newl
 
 class Suite:
     def __init__(self, spec: SuiteSpec, path: Path, files: list[Path], options: dict[str, Any] | None = None,
-                 num_fewshot: int | None = None, seed: int = 1234):
+                 num_fewshot: int | None = None, seed: int = 1234, data_root: Path | None = None):
         self.spec, self.path = spec, path
+        #: where the suite's data lives: documents, few-shot examples and (NER) the label set are read
+        #: from here. Given to ``load_suite(..., data_root=)``, or set by the first ``docs(data_root)``.
+        self.data_root = Path(data_root) if data_root is not None else None
         unknown = set(options or {}) - set(spec.options)
         if unknown:
             known = ", ".join(sorted(spec.options)) or "none"
@@ -54,20 +57,27 @@ class Suite:
                 raise ConfigError(f"{self.path}: process_docs returned a document without an 'id'")
         return docs
 
-    def docs(self, data_root: Path, limit: int | None = None) -> list[dict]:
+    def docs(self, data_root: Path | None = None, limit: int | None = None) -> list[dict]:
+        """The documents to score (the first ``limit``), from ``data_root`` or the suite's own ``data_root``."""
+        if data_root is None:
+            data_root = self.data_root
+        if data_root is None:
+            raise MedtuneError(f"suite {self.name}: no data root (pass load_suite(..., data_root=...))")
         docs = self.load_docs(data_root)
         if not docs:
             raise MedtuneError(f"suite {self.name}: no documents in {self.spec.data.path}")
-        self._data_root = data_root
+        if self.data_root is None:
+            self.data_root = Path(data_root)
         return docs[:limit] if limit else docs
 
     @cached_property
     def _fewshot_pool(self) -> list[dict]:
         if not self.num_fewshot:
             return []
-        root = getattr(self, "_data_root", None)
+        root = self.data_root
         if root is None:
-            raise MedtuneError(f"suite {self.name}: call docs(data_root) before rendering few-shot prompts")
+            raise MedtuneError(f"suite {self.name}: no data root to read few-shot examples from "
+                               "(pass load_suite(..., data_root=...))")
         split = "fewshot" if self.spec.data.fewshot_path else "eval"
         return self.process_docs(root, self.spec, dict(self.options, split=split))
 

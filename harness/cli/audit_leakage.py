@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from harness.cli.common import DATA_OPT, DB_OPT, console, progress_bar
+from harness.cli.common import BACKEND_OPT, DATA_OPT, DB_OPT, console, progress_bar
 
 
 def register(audit: typer.Typer) -> None:
@@ -37,6 +37,7 @@ def leakage_cmd(
     members: Optional[str] = typer.Option(None, "--members", help="Texts the variant trained on (file)"),
     nonmembers: Optional[str] = typer.Option(None, "--nonmembers", help="Held-out texts of the same source (file)"),
     device: str = typer.Option("auto", help="auto | cpu | cuda[:N]"),
+    backend: Optional[str] = BACKEND_OPT,
     seed: int = typer.Option(0, help="Seed for sampling texts, candidates and bootstrap CIs"),
     db: Optional[str] = DB_OPT,
     data_root: Optional[str] = DATA_OPT,
@@ -47,14 +48,16 @@ def leakage_cmd(
     from harness.leakage.audit import Settings, run_audit
     from harness.leakage.report import render, write
     from harness.models.hf_load import check_device
+    from harness.models.registry import check_backend
     from harness.store import Store
 
     check_device(device)
+    check_backend(backend)
     store = Store(hs.db_path(db))
     store.check()
     opts = Settings(n=n, threshold=threshold, min_overlap=min_overlap, suites=suite or None, corpus=list(corpus or []),
                     splits=splits, model=model, mia_limit=mia_limit, k=k, max_tokens=max_tokens, candidates=candidates,
-                    members=members, nonmembers=nonmembers, device=device, seed=seed, text_field=text_field,
+                    members=members, nonmembers=nonmembers, device=device, backend=backend, seed=seed, text_field=text_field,
                     engine=engine, scheduler=scheduler, workers=workers)
     with progress_bar() as bar:
         def task(label, total):

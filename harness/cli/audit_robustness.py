@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from harness.cli.common import DATA_OPT, DB_OPT, console, parse_options, progress_bar
+from harness.cli.common import BACKEND_OPT, DATA_OPT, DB_OPT, console, parse_options, progress_bar
 
 HELP = (
     "Robustness of a variant on a suite under meaning-preserving text edits (giskard 2, offline).\n\n"
@@ -37,42 +37,28 @@ def robustness_cmd(
     device: str = typer.Option("auto", help="auto | cpu | cuda[:N]"),
     dtype: str = typer.Option("auto", help="auto | float32 | bfloat16 | float16"),
     batch_size: str = typer.Option("auto", "--batch-size", help="Integer, or auto"),
+    backend: Optional[str] = BACKEND_OPT,
     db: Optional[str] = DB_OPT,
     data_root: Optional[str] = DATA_OPT,
 ):
-    from harness import settings
-    from harness.errors import MedtuneError
-    from harness.models import load, resolve
-    from harness.robustness import check_supported, run_audit, save_audit
-    from harness.robustness._perturbations import check_names
-    from harness.evaluate import check_settings, data_hash, partial_path
-    from harness.store import Store
-    from harness.store.runs import run_key
-    from suites import load_suite
+    from harness.medtune.api import audit_robustness
 
-    if not 0 < threshold < 1:
-        raise MedtuneError(f"--threshold {threshold}: expected a fraction between 0 and 1")
-    batch_size = check_settings(limit=limit, batch_size=batch_size, device=device, dtype=dtype)
-    check_names(perturbation)
-    store = Store(settings.db_path(db))
-    store.check()
-    loaded = load_suite(suite, options=parse_options(option))
-    check_supported(loaded)  # unsupported suite types fail here, before data or model load
-    root = settings.data_root(data_root)
-    docs = loaded.docs(root, limit=limit)
-    ref = resolve(variant, store=store)
-    lm = load(ref, device=device, dtype=dtype, batch_size=batch_size)
-    # scored documents are kept here while the audit runs, so an interrupted audit resumes
-    key = run_key(ref.name, ref.location, loaded.name, loaded.version,
-                  {**loaded.settings(), "dtype": dtype, "data_sha256": data_hash(loaded, root)}, "robustness")
-    partial = partial_path(f"robustness-{key}")
-    with progress_bar() as bar:
-        task = bar.add_task(f"{ref.name} · robustness {loaded.name}", total=None, rate="")
-        audit = run_audit(loaded, lm, docs, ref.name, perturbations=perturbation, threshold=threshold,
-                          report_dir=store.path.parent / "reports", seed=seed, partial_path=partial,
-                          progress=lambda n: bar.advance(task, n), echo=lambda m: bar.update(task, rate=m))
-    save_audit(store, audit)
-    partial.unlink(missing_ok=True)
+    bar = progress_bar()  # shown from the first scored item: bad input before that is a clean one-line error
+    task = bar.add_task(f"{variant} · robustness {suite}", total=None, rate="")
+
+    def shown():
+        if not bar.live.is_started:
+            bar.start()
+        return bar
+
+    try:
+        audit = audit_robustness(variant, suite, limit=limit, perturbations=perturbation, threshold=threshold,
+                                 options=parse_options(option), seed=seed, backend=backend, device=device,
+                                 dtype=dtype, batch_size=batch_size, db=db, data_root=data_root,
+                                 progress=lambda n: shown().advance(task, n),
+                                 echo=lambda m: shown().update(task, rate=m))
+    finally:
+        bar.stop()
     print_audit(audit)
 
 

@@ -13,6 +13,8 @@ err_console = Console(stderr=True)
 
 DB_OPT = typer.Option(None, "--db", help="Results DuckDB file [env MEDTUNE_DB; default ./medtune.duckdb]")
 DATA_OPT = typer.Option(None, "--data-root", help="Folder of the datasets [env MEDTUNE_DATA]")
+BACKEND_OPT = typer.Option(None, "--backend", help="Backend by name: hf-causal | hf-encoder | mock | one added with "
+                           "register_backend (default: from the model kind)")
 
 
 def parse_options(pairs: list[str] | None, flag: str = "--option") -> dict[str, Any]:

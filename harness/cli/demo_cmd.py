@@ -32,13 +32,13 @@ def demo_cmd(
 
     from harness import settings
     from harness.cli.eval_cmd import print_results
-    from harness.evaluate import EvalRequest, plan, run_planned
-    from harness.models import resolve
+    from harness.evaluate import RunSettings, evaluate
     from harness.store import Store
     from harness.store.runs import results_table
     from harness.store.variants import get_variant
 
     t0 = time.perf_counter()
+    run_settings = RunSettings(limit=limit)  # checked before any tuning: --limit 0 must not cost two trainings
     store, root = Store(settings.db_path(db)), settings.data_root(data_root)
     variants = ["smollm2-135m"]
     if not skip_tuning:
@@ -62,9 +62,8 @@ def demo_cmd(
             return lambda n: bar.advance(task, n)
 
         for variant in variants:
-            req = EvalRequest(variant=variant, suites=DEMO_SUITES, data_root=root, store=store, limit=limit)
-            ref = resolve(variant, store=store)
-            run_planned(req, ref, plan(req, ref), progress=progress, echo=lambda m: console.print(f"[dim]{m}[/]"))
+            evaluate(variant, DEMO_SUITES, run_settings, store=store, data_root=root, progress=progress,
+                     echo=lambda m: console.print(f"[dim]{m}[/]"))
     print_results(results_table(store, variants=variants, suites=DEMO_SUITES))
     console.print(f"[dim]done in {time.perf_counter() - t0:.0f}s; results in {store.path}. "
                   "Next: `medtune variants`, `medtune dashboard`.[/]")

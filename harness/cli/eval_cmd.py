@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from harness.cli.common import DATA_OPT, DB_OPT, console, parse_options, progress_bar
+from harness.cli.common import BACKEND_OPT, DATA_OPT, DB_OPT, console, parse_options, progress_bar
 from harness.errors import MedtuneError
 
 
@@ -24,6 +24,7 @@ def eval_cmd(
     suite: list[str] = typer.Option(..., "--suite", "-s", help="Suite name, a family (medical_qa) or all; repeatable"),
     limit: Optional[int] = typer.Option(None, "--limit", "-n", help="Score only the first N documents of each suite"),
     engine: str = typer.Option("native", help="native | lm-eval"),
+    backend: Optional[str] = BACKEND_OPT,
     num_fewshot: Optional[int] = typer.Option(None, "--num-fewshot", help="Override the suite's few-shot count"),
     seed: int = typer.Option(1234, help="Seed for few-shot sampling and bootstrap CIs"),
     option: Optional[list[str]] = typer.Option(None, "--option", "-o", help="Suite option key=value; repeatable"),
@@ -46,17 +47,13 @@ def eval_cmd(
     add_suite_dirs(suites_dir)
     add_lmeval_include(lmeval_include)
     from harness import settings
-    from harness.evaluate import EvalRequest, plan, run_planned
-    from harness.models import resolve
+    from harness.evaluate import RunSettings, evaluate
     from harness.store import Store
 
+    run_settings = RunSettings(limit=limit, num_fewshot=num_fewshot, seed=seed, options=parse_options(option),
+                               engine=engine, backend=backend, device=device, dtype=dtype, batch_size=batch_size,
+                               force=force)
     store = Store(settings.db_path(db))
-    req = EvalRequest(variant=variant, suites=suite, data_root=settings.data_root(data_root), store=store, limit=limit,
-                      num_fewshot=num_fewshot, seed=seed, options=parse_options(option), engine=engine, device=device,
-                      dtype=dtype, batch_size=batch_size, force=force, name=name, trust_remote_code=trust_remote_code)
-    store.check()  # settings above, the DB here: both refused before a model is loaded
-    ref = resolve(variant, store=store, trust_remote_code=trust_remote_code, name=name)
-    planned = plan(req, ref)
     with progress_bar() as bar:
         def progress(label, total):
             task = bar.add_task(label, total=total, rate="")
@@ -68,10 +65,12 @@ def eval_cmd(
                     bar.update(task, rate=f"{t.completed / t.elapsed:.1f} req/s")
             return advance
 
-        run_planned(req, ref, planned, progress=progress, echo=lambda m: console.print(f"[dim]{m}[/]"))
+        results = evaluate(variant, suite, run_settings, store=store, data_root=settings.data_root(data_root),
+                           name=name, trust_remote_code=trust_remote_code, progress=progress,
+                           echo=lambda m: console.print(f"[dim]{m}[/]"))
     from harness.store.runs import results_table
 
-    print_results(results_table(store, variants=[ref.name], suites=[p.suite.name for p in planned]))
+    print_results(results_table(store, variants=[results[0].variant], suites=[r.suite for r in results]))
 
 
 def check_format(fmt: str, allowed: tuple[str, ...]) -> None:

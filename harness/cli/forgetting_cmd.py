@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from harness.cli.common import DATA_OPT, DB_OPT, console, parse_options, progress_bar
+from harness.cli.common import BACKEND_OPT, DATA_OPT, DB_OPT, console, parse_options, progress_bar
 
 
 def register(app: typer.Typer) -> None:
@@ -23,6 +23,7 @@ def forgetting_cmd(
     device: str = typer.Option("auto"),
     dtype: str = typer.Option("auto"),
     batch_size: str = typer.Option("auto", "--batch-size"),
+    backend: Optional[str] = BACKEND_OPT,
     db: Optional[str] = DB_OPT,
     data_root: Optional[str] = DATA_OPT,
 ):
@@ -33,6 +34,7 @@ def forgetting_cmd(
     from harness.forgetting.report import print_result
     from harness.errors import MedtuneError
     from harness.evaluate import check_settings
+    from harness.models.registry import check_backend
     from harness.store import Store
 
     limits = parse_options(suite_limit)
@@ -41,6 +43,7 @@ def forgetting_cmd(
             raise MedtuneError(f"--suite-limit {name}={value}: expected an integer >= 1")
         check_settings(limit=value)
     check_settings(limit=limit, batch_size=batch_size, device=device, dtype=dtype)
+    check_backend(backend)
     store = Store(settings.db_path(db))
     store.check()
     with progress_bar() as bar:
@@ -50,5 +53,5 @@ def forgetting_cmd(
 
         result = measure(store, variant, settings.data_root(data_root), suites=suite or None,
                          limit=limit, suite_limits=limits, run_missing=not no_run, device=device, dtype=dtype,
-                         batch_size=batch_size, progress=progress)
+                         batch_size=batch_size, progress=progress, backend=backend)
     print_result(result, console)

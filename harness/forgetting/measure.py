@@ -42,34 +42,25 @@ def references_of(store: Store, variant: str) -> dict[str, str]:
 
 def measure(store: Store, variant: str, data_root: Path, suites: list[str] | None = None, limit: int | None = None,
             suite_limits: dict[str, int] | None = None, run_missing: bool = True, device: str = "auto",
-            dtype: str = "auto", batch_size="auto", seed: int = 1234, progress=None, echo=print) -> ForgettingResult:
-    from harness.evaluate import EvalRequest, expand_suite_names, plan, run_planned
-    from harness.models import resolve
+            dtype: str = "auto", batch_size="auto", seed: int = 1234, progress=None, echo=print,
+            backend: str | None = None) -> ForgettingResult:
+    from harness.evaluate import RunSettings, expand_suite_names, prepare
 
+    run_settings = RunSettings(limit=limit, suite_limits=suite_limits, seed=seed, device=device, dtype=dtype,
+                               batch_size=batch_size, backend=backend)
     refs = references_of(store, variant)
     names = expand_suite_names(suites or DEFAULT_SUITES)
-    run_ids: dict[str, dict[str, str]] = {}
-    planned_by_model = {}
     # check every model and suite before anything runs
-    for model in [variant, *refs.values()]:
-        ref = resolve(model, store=store)
-        per_suite = {}
-        for name in names:
-            req = EvalRequest(variant=model, suites=[name], data_root=data_root, store=store,
-                              limit=(suite_limits or {}).get(name, limit), seed=seed, device=device, dtype=dtype,
-                              batch_size=batch_size)
-            per_suite[name] = (req, plan(req, ref)[0])
-        planned_by_model[model] = (ref, per_suite)
-    for model, (ref, per_suite) in planned_by_model.items():
-        missing = [n for n, (_, p) in per_suite.items() if p.cached is None]
-        if missing and not run_missing:
+    evaluations = {model: prepare(model, names, run_settings, store=store, data_root=data_root)
+                   for model in [variant, *refs.values()]}
+    run_ids: dict[str, dict[str, str]] = {}
+    for model, ev in evaluations.items():
+        if ev.missing and not run_missing:
             role = "variant" if model == variant else next(r for r, m in refs.items() if m == model)
-            raise MedtuneError(f"suite {missing[0]} has no run for the {role} {model!r} with these settings; "
-                               f"run `medtune eval --variant {model} --suite {missing[0]}` with the same --limit, or drop --no-run")
-        # one call per model: the backend is loaded once (limits are already in each plan)
-        first_req = next(iter(per_suite.values()))[0]
-        run_planned(first_req, ref, [p for _, p in per_suite.values()], progress=progress, echo=lambda m: None)
-        run_ids[model] = {n: find_run(store, p.key)["run_id"] for n, (_, p) in per_suite.items()}
+            raise MedtuneError(f"suite {ev.missing[0]} has no run for the {role} {model!r} with these settings; "
+                               f"run `medtune eval --variant {model} --suite {ev.missing[0]}` with the same --limit, or drop --no-run")
+        # one call per model: the backend is loaded once
+        run_ids[model] = {r.suite: r.run_id for r in ev.run(progress=progress, echo=lambda m: None)}
     from suites import load_suite
 
     result = ForgettingResult(variant, refs)

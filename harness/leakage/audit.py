@@ -49,6 +49,7 @@ class Settings:
     nonmembers: str | None = None
     device: str = "auto"
     seed: int = 0
+    backend: str | None = None  # a registered backend name (None: from the model kind)
 
 
 @dataclass
@@ -116,10 +117,10 @@ def _model_checks(audit: Audit, store, variant, chain, sources, settings: Settin
     if mia is None and not canaries:
         return ["membership inference: no member / held-out texts of one source in the lineage (pass --members and "
                 "--nonmembers); canaries: none planted"]
-    ref = resolve(variant, store=store)
+    ref = resolve(variant, store=store, backend=settings.backend)
     if ref.kind != "causal":
         return [f"membership inference and canaries need a causal variant; {variant} is {ref.kind}"]
-    lm = load(ref, device=settings.device)
+    lm = load(ref, device=settings.device, backend=settings.backend)
     notes = []
     if mia is not None:
         from harness.leakage import membership

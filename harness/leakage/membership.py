@@ -30,32 +30,18 @@ class TokenStats:
 
 def token_stats(lm, texts: list[str], max_tokens: int = 128, batch_size: int = 4,
                 progress: Callable[[int], None] | None = None) -> list[TokenStats]:
-    """Per-token log-probs with the mean / std of log p under the model, via the causal backend's
-    decoder and LM head (one forward pass per batch, the vocabulary softmax one text at a time)."""
-    import torch
-    import torch.nn.functional as F
+    """Per-token log-probs with the mean / std of log p under the model, through the model contract's
+    ``token_logprobs`` request kind (any backend that answers it: the causal HF backend, the mock).
+    ``batch_size`` is kept for callers; the backend batches its own forward passes."""
+    from harness import contract
+    from harness.errors import MedtuneError
 
-    tok, dev = lm.tokenizer, lm.device
-    seqs = [[lm.prefix_token_id] + tok.encode(t, add_special_tokens=False)[:max_tokens] for t in texts]
-    out: list[TokenStats] = []
-    with torch.inference_mode():
-        for start in range(0, len(seqs), batch_size):
-            batch = seqs[start:start + batch_size]
-            hidden = lm.hidden_states(batch)
-            for i, s in enumerate(batch):
-                logits = lm.head(hidden[i, : len(s) - 1]).float()
-                if lm.logit_scale:
-                    logits = logits * lm.logit_scale
-                lp = F.log_softmax(logits, dim=-1)
-                p = lp.exp()
-                mu = (p * lp).sum(-1)
-                sigma = ((p * lp * lp).sum(-1) - mu * mu).clamp(min=1e-12).sqrt()
-                target = torch.tensor(s[1:], device=dev)
-                out.append(TokenStats(lp.gather(-1, target[:, None])[:, 0].double().cpu().numpy(),
-                                      mu.double().cpu().numpy(), sigma.double().cpu().numpy()))
-            if progress:
-                progress(len(batch))
-    return out
+    if not lm.supports("token_logprobs"):
+        raise MedtuneError(f"membership inference needs a backend answering token_logprobs; "
+                           f"{lm.info.name} ({lm.info.kind}) does not")
+    requests = [contract.token_logprobs(i, t, max_tokens) for i, t in enumerate(texts)]
+    return [TokenStats(np.asarray(r.logprob), np.asarray(r.mean), np.asarray(r.std))
+            for r in lm.token_logprobs(requests, progress=progress)]
 
 
 def _lowest_mean(values: np.ndarray, k: float) -> float:

@@ -1,5 +1,11 @@
-"""Model registry and backends. ``resolve`` a name to a ``ModelRef``, then ``load`` a backend."""
+"""Model registry and backends. ``resolve`` a name to a ``ModelRef``, then ``load`` a backend.
 
-from harness.models.registry import BACKENDS, ModelRef, list_models, load, resolve
+Backends are registered by name (``hf-causal``, ``hf-encoder``, ``mock``); ``register_backend``
+adds one.
+"""
 
-__all__ = ["BACKENDS", "ModelRef", "list_models", "load", "resolve"]
+from harness.models.registry import (BACKENDS, DEFAULT_BACKENDS, ModelRef, backend_name, check_backend, list_models,
+                                     load, register_backend, resolve)
+
+__all__ = ["BACKENDS", "DEFAULT_BACKENDS", "ModelRef", "backend_name", "check_backend", "list_models", "load",
+           "register_backend", "resolve"]

@@ -18,12 +18,13 @@ from collections import OrderedDict
 import torch
 import torch.nn.functional as F
 
-from harness.contract import LoglikelihoodResult, ModelInfo, Request, RollingResult
+from harness.contract import LoglikelihoodResult, ModelInfo, Request, RollingResult, TokenLogprobs
 from harness.models.hf_load import count_params, load_model, load_tokenizer, pick_device, pick_dtype, unwrap
 
 
 class HFCausalLM:
-    KINDS = ("loglikelihood", "loglikelihood_rolling", "generate_until")
+    KINDS = ("loglikelihood", "loglikelihood_rolling", "generate_until", "token_logprobs")
+    TOKEN_STATS_BATCH = 4  # texts per forward pass for token_logprobs (the vocabulary softmax is per text)
 
     def __init__(self, ref, device: str = "auto", dtype: str = "auto", batch_size: int | str = "auto",
                  max_length: int | None = None, model=None, tokenizer=None):
@@ -228,4 +229,40 @@ class HFCausalLM:
 
     def token_labels(self, requests, progress=None):
         raise NotImplementedError("a causal LM does not predict token labels")
+
+    # -- token log-probs with distribution statistics (membership inference) --------------------
+    @torch.inference_mode()
+    def token_logprobs(self, requests: list[Request], progress=None) -> list[TokenLogprobs]:
+        """Per text: log p(x_t | x_<t) of its first ``max_tokens`` tokens after the prefix token, and
+        the mean / std of log p(z) over the whole vocabulary at each position (one forward pass per
+        batch of texts, the vocabulary softmax one text at a time)."""
+        seqs = [[self.prefix_token_id] + self._encode(r.args[0], add_special_tokens=False)[: r.args[1]] for r in requests]
+        out: list[TokenLogprobs] = []
+        for start in range(0, len(seqs), self.TOKEN_STATS_BATCH):
+            batch = seqs[start:start + self.TOKEN_STATS_BATCH]
+            hidden = self.hidden_states(batch)
+            for i, s in enumerate(batch):
+                lp = self._hidden_to_logprobs(hidden[i, : len(s) - 1])
+                p = lp.exp()
+                mu = (p * lp).sum(-1)
+                sigma = ((p * lp * lp).sum(-1) - mu * mu).clamp(min=1e-12).sqrt()
+                target = torch.tensor(s[1:], device=self.device)
+                out.append(TokenLogprobs(lp.gather(-1, target[:, None])[:, 0].double().cpu().numpy(),
+                                         mu.double().cpu().numpy(), sigma.double().cpu().numpy()))
+            if progress:
+                progress(len(batch))
+        return out
+
+    # -- the lm-eval engine ------------------------------------------------------------------------
+    def lm_eval_model(self):
+        """lm-eval's ``HFLM`` over this very model and tokenizer (``--engine lm-eval``): same weights,
+        dtype, batch size and context length as the native engine."""
+        from lm_eval.models.huggingface import HFLM
+
+        return HFLM(pretrained=unwrap(self.model), tokenizer=self.tokenizer, batch_size=self.batch_size,
+                    max_length=self.max_length)
+
+    def continuation_tokens(self, context: str, continuation: str) -> int:
+        """How many tokens the continuation is scored on after ``context`` (the engines' shared tokenisation)."""
+        return len(self.encode_pair(context, continuation)[1])
 

@@ -2,12 +2,17 @@
 
 Resolution order: a variant registered in the results DB, a built-in name, a local directory
 (a full HF checkpoint, or a peft adapter whose base is resolved in turn), then a hub id.
-Backends are registered as ``"module:Class"`` strings and imported only when used.
+Backends are registered BY NAME in one lazy registry (``"module:Class"`` strings imported only
+when used) and chosen with ``--backend NAME``; by default the model kind picks one
+(``causal`` -> ``hf-causal``, ``encoder`` -> ``hf-encoder``). Register your own with
+``register_backend("my-backend", "my_package.module:MyBackend")``: the class is called as
+``MyBackend(ref, device=..., dtype=..., batch_size=...)`` and answers the request kinds of
+``harness.contract`` it ``supports``. A backend that needs no model files (like ``mock``) defines
+a classmethod ``resolve_ref(spec, name)`` and skips resolution.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -15,12 +20,44 @@ from pathlib import Path
 
 from harness.errors import MedtuneError
 from harness.models.builtin import BUILTINS, builtin_path
+from harness.registry import Registry
 
-# One lazy registry of backends, keyed by model kind.
-BACKENDS: dict[str, str] = {
-    "causal": "harness.models.hf_causal:HFCausalLM",
-    "encoder": "harness.models.hf_encoder:HFTokenClassifier",
-}
+# One lazy registry of backends, by name.
+BACKENDS = Registry("backend", {
+    "hf-causal": "harness.models.hf_causal:HFCausalLM",
+    "hf-encoder": "harness.models.hf_encoder:HFTokenClassifier",
+    "mock": "harness.models.mock:MockLM",
+})
+# The backend a model kind gets when none is chosen.
+DEFAULT_BACKENDS = {"causal": "hf-causal", "encoder": "hf-encoder"}
+
+
+def register_backend(name: str, target, *, replace: bool = False) -> None:
+    """Make ``--backend NAME`` (and ``backend=NAME`` in the Python API) load ``target``.
+
+    ``target`` is ``"module:Class"`` (imported on first use) or the class itself. The class is
+    constructed as ``Class(ref, device=, dtype=, batch_size=)`` with a ``ModelRef``, must set
+    ``info`` (a ``harness.contract.ModelInfo``), ``device`` and ``batch_size``, and implement
+    ``supports(kind)`` and a method per request kind it supports (see ``harness.contract``).
+    """
+    BACKENDS.register(name, target, replace=replace)
+
+
+def check_backend(name: str | None) -> str | None:
+    """``name`` is a registered backend (or None: chosen from the model kind); else a MedtuneError."""
+    if name is not None and name not in BACKENDS:
+        raise MedtuneError(f"--backend {name}: unknown backend; known: {', '.join(BACKENDS.names())}")
+    return name
+
+
+def backend_name(ref: "ModelRef", backend: str | None = None) -> str:
+    """The backend that loads ``ref``: the one asked for, else the default for its model kind."""
+    if backend is not None:
+        return check_backend(backend)
+    name = DEFAULT_BACKENDS.get(ref.kind)
+    if name is None:
+        raise MedtuneError(f"no backend for model kind {ref.kind!r}; choose one with --backend ({', '.join(BACKENDS.names())})")
+    return name
 
 
 @dataclass
@@ -64,8 +101,14 @@ def _from_directory(name: str, directory: Path, trust_remote_code: bool, store=N
     return ModelRef(name, str(directory), _kind_from_config(json.loads(config.read_text())), trust_remote_code=trust_remote_code)
 
 
-def resolve(spec: str, store=None, trust_remote_code: bool = False, name: str | None = None) -> ModelRef:
-    """Turn a variant name, built-in name, directory, adapter directory or hub id into a ModelRef."""
+def resolve(spec: str, store=None, trust_remote_code: bool = False, name: str | None = None,
+            backend: str | None = None) -> ModelRef:
+    """Turn a variant name, built-in name, directory, adapter directory or hub id into a ModelRef
+    (a ``backend`` with its own ``resolve_ref``, e.g. ``mock``, resolves the name itself)."""
+    if backend is not None:
+        resolver = getattr(BACKENDS.get(check_backend(backend)), "resolve_ref", None)
+        if resolver is not None:
+            return resolver(spec, name)
     if store is not None:
         from harness.store.variants import get_variant
 
@@ -100,14 +143,11 @@ def _from_hub(spec: str, name: str, trust_remote_code: bool) -> ModelRef:
     return _from_directory(name, Path(local), trust_remote_code)
 
 
-def load(ref: ModelRef, device: str = "auto", dtype: str = "auto", batch_size: int | str = "auto", **kwargs):
-    """Load the backend for ``ref`` (imports torch/transformers only now)."""
-    target = BACKENDS.get(ref.kind)
-    if target is None:
-        raise MedtuneError(f"no backend for model kind {ref.kind!r}; known: {', '.join(BACKENDS)}")
-    module, cls = target.split(":")
-    backend = getattr(importlib.import_module(module), cls)
-    return backend(ref, device=device, dtype=dtype, batch_size=batch_size, **kwargs)
+def load(ref: ModelRef, device: str = "auto", dtype: str = "auto", batch_size: int | str = "auto",
+         backend: str | None = None, **kwargs):
+    """Load ``ref`` with the named backend, or the default one for its kind (imports it only now)."""
+    cls = BACKENDS.get(backend_name(ref, backend))
+    return cls(ref, device=device, dtype=dtype, batch_size=batch_size, **kwargs)
 
 
 def list_models(store=None) -> list[dict]:

@@ -56,7 +56,7 @@ def run_audit(suite, lm, docs: list[dict], variant: str, perturbations: list[str
     adapter = adapter_for(suite, docs)  # unsupported suite types stop here, before any model work
     check_compatible(suite, lm)
     if hasattr(suite.type, "check_model"):  # NER: the model's label set must be the data's
-        suite.type.check_model(lm, None if getattr(suite, "_data_root", None) else docs)
+        suite.type.check_model(lm, None if suite.data_root else docs)
     classes = transformation_classes(perturbations)
     audit_id = uuid.uuid4().hex[:12]
     scorer = CachedScorer(suite, lm, adapter, progress=progress, partial_path=partial_path)

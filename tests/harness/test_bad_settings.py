@@ -3,7 +3,7 @@
 import pytest
 
 from harness.errors import MedtuneError
-from harness.evaluate import EvalRequest
+from harness.evaluate import RunSettings
 from harness.store import Store
 from tests.harness.clihelp import run_cli
 
@@ -46,13 +46,11 @@ def test_cuda_asked_but_absent_is_a_clear_error(capsys, data_root, db):
                                     {"batch_size": "zero"}, {"device": "tpu"}, {"engine": "vllm"}])
 def test_python_api_gets_the_same_checks(tmp_path, kwargs):
     with pytest.raises(MedtuneError):
-        EvalRequest(variant="smollm2-135m", suites=["medqa_usmle"], data_root=tmp_path, store=Store(tmp_path / "x.duckdb"),
-                    **kwargs)
+        RunSettings(**kwargs)
 
 
 def test_good_settings_are_normalised(tmp_path):
-    req = EvalRequest(variant="v", suites=["medqa_usmle"], data_root=tmp_path, store=Store(tmp_path / "x.duckdb"),
-                      limit=1, num_fewshot=0, batch_size="8", device="cpu")
+    req = RunSettings(limit=1, num_fewshot=0, batch_size="8", device="cpu")
     assert req.batch_size == 8
 
 

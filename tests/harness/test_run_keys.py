@@ -5,7 +5,7 @@ import os
 import time
 
 from harness import evaluate
-from harness.evaluate import EvalRequest, cached_sha256, data_hash, plan, run_planned, suite_data_files
+from harness.evaluate import RunSettings, cached_sha256, data_hash, prepare, run_planned, suite_data_files
 from harness.models import resolve
 from harness.store import Store
 from suites import load_suite
@@ -76,18 +76,17 @@ def test_the_data_hash_changes_with_the_content(tmp_path):
 
 def _two_plans(tiny_causal, root, db, **kw):
     store = Store(db)
-    reqs = [EvalRequest(variant=str(tiny_causal), suites=["medqa_usmle"], data_root=root, store=store, limit=2, **kw)
-            for _ in range(2)]
-    ref = resolve(str(tiny_causal))
-    return [(req, ref, plan(req, ref)) for req in reqs]
+    evs = [prepare(str(tiny_causal), ["medqa_usmle"], RunSettings(limit=2, **kw), store=store, data_root=root)
+           for _ in range(2)]
+    return [(ev, ev.ref, ev.planned) for ev in evs]
 
 
 def test_an_identical_eval_that_finished_meanwhile_is_reused(tiny_causal, tmp_path, db):
     (a, ref, plan_a), (b, _, plan_b) = _two_plans(tiny_causal, _data_root(tmp_path), db)
     assert plan_a[0].cached is None and plan_b[0].cached is None  # both planned before either wrote
-    assert len(run_planned(a, ref, plan_a, echo=lambda m: None)) == 1
+    assert len(run_planned(a, echo=lambda m: None)) == 1
     said = []
-    assert run_planned(b, ref, plan_b, echo=said.append) == []
+    assert run_planned(b, echo=said.append) == []
     assert any("cached (written by a concurrent run)" in m for m in said)
     assert len(Store(db).query("SELECT * FROM runs")) == 1
 
@@ -96,8 +95,8 @@ def test_the_writer_checks_the_key_again_inside_its_transaction(tiny_causal, tmp
     """Processes that do not share a cache folder (so no key lock): the DB write itself refuses the duplicate."""
     (a, ref, plan_a), (b, _, plan_b) = _two_plans(tiny_causal, _data_root(tmp_path), db)
     monkeypatch.setattr(evaluate, "find_run", lambda *args, **kw: None)
-    run_planned(a, ref, plan_a, echo=lambda m: None)
+    run_planned(a, echo=lambda m: None)
     said = []
-    assert run_planned(b, ref, plan_b, echo=said.append) == []
+    assert run_planned(b, echo=said.append) == []
     assert any("cached (written by a concurrent run)" in m for m in said)
     assert len(Store(db).query("SELECT * FROM runs")) == 1
