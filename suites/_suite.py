@@ -10,6 +10,7 @@ from typing import Any
 import jinja2
 
 from harness.errors import ConfigError, MedtuneError
+from suites._chat import CHAT_OPTIONS
 from suites._spec import SuiteSpec, resolve_function, version_hash
 from suites._types import get_type
 
@@ -23,7 +24,7 @@ class Suite:
         #: where the suite's data lives: documents, few-shot examples and (NER) the label set are read
         #: from here. Given to ``load_suite(..., data_root=)``, or set by the first ``docs(data_root)``.
         self.data_root = Path(data_root) if data_root is not None else None
-        unknown = set(options or {}) - set(spec.options)
+        unknown = set(options or {}) - set(spec.options) - set(CHAT_OPTIONS)  # chat options: every suite
         if unknown:
             known = ", ".join(sorted(spec.options)) or "none"
             raise MedtuneError(f"suite {spec.name}: unknown option {sorted(unknown)[0]!r} (options: {known})")
@@ -37,6 +38,7 @@ class Suite:
         self.type = type_cls(self)
         self.version = version_hash(files, [self.process_docs, type_cls])
         self._templates = {}
+        self.chat = None  # the model's chat template, bound at run time when option chat_template is on (suites._chat)
 
     @property
     def name(self) -> str:
@@ -102,6 +104,8 @@ class Suite:
 
     def prompt(self, doc: dict) -> str:
         """Preamble + few-shot examples (each with its gold answer) + the document's question."""
+        if self.chat is not None:  # the same parts as chat messages (suites._chat)
+            return self.chat.prompt(self, doc)
         parts = []
         for ex in self.fewshot_examples(doc) if self.num_fewshot else []:
             parts.append(self.render(self.spec.doc_to_text, ex, "doc_to_text") + self.type.target_text(ex))

@@ -12,6 +12,7 @@ TYPES = Registry("suite type", {
     "ner": "suites._types.ner:NER",
     "perplexity": "suites._types.perplexity:Perplexity",
     "last_word": "suites._types.last_word:LastWord",
+    "generative": "suites._types.generative:Generative",
 })
 
 
