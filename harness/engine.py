@@ -40,6 +40,10 @@ def check_compatible(suite, lm, docs: list[dict] | None = None) -> None:
             f"suite {suite.name} needs a {'/'.join(suite.type.model_kinds)} model answering {', '.join(suite.type.request_kinds)}; "
             f"{lm.info.name} is a {lm.info.kind} model"
         )
+    if hasattr(suite, "chat"):  # option chat_template: the model's chat template (one-line error if it has none)
+        from suites._chat import bind
+
+        bind(suite, lm)
     check_model = getattr(suite.type, "check_model", None)
     if check_model is not None and docs is not None:
         check_model(lm, docs)

@@ -76,6 +76,8 @@ class RunSettings:
     batch_size: int | str = "auto"
     force: bool = False
     suite_limits: Mapping[str, int] | None = None
+    chat_template: bool = False  # prompts through the model's chat template (lm-eval's --apply_chat_template)
+    system_prompt: str | None = None  # a system message (with chat_template) for every selected suite
 
     def __post_init__(self):
         from harness.models.registry import check_backend
@@ -88,6 +90,16 @@ class RunSettings:
                 raise MedtuneError(f"--suite-limit {name}={value}: expected an integer >= 1")
             check_settings(limit=value)
         check_backend(self.backend)
+        if not isinstance(self.chat_template, bool):
+            raise MedtuneError(f"--chat-template {self.chat_template!r}: expected true or false")
+        if self.system_prompt is not None and (not isinstance(self.system_prompt, str) or not self.system_prompt.strip()):
+            raise MedtuneError(f"--system-prompt {self.system_prompt!r}: expected a non-empty text")
+
+    def chat_options(self) -> dict:
+        """The chat options (suites._chat) these settings set on every suite: only those switched on, so
+        runs without them keep their run keys."""
+        return {**({"chat_template": True} if self.chat_template else {}),
+                **({"system_prompt": self.system_prompt} if self.system_prompt else {})}
 
     def limit_for(self, suite: str) -> int | None:
         return (self.suite_limits or {}).get(suite, self.limit)
@@ -185,15 +197,16 @@ def expand_suite_names(names: list[str]) -> list[str]:
 def plan(ref, suite_names: list[str], rs: RunSettings, store: Store, data_root: Path) -> list[Planned]:
     from harness.models.registry import DEFAULT_BACKENDS
     from suites import load_suite
+    from suites._chat import CHAT_OPTIONS
 
     names = expand_suite_names(suite_names)
-    options = dict(rs.options or {})
+    options = {**dict(rs.options or {}), **rs.chat_options()}
     suites = []
     for name in names:
         probe = load_suite(name)
-        suites.append(load_suite(name, {k: v for k, v in options.items() if k in probe.spec.options},
+        suites.append(load_suite(name, {k: v for k, v in options.items() if k in probe.spec.options or k in CHAT_OPTIONS},
                                  num_fewshot=rs.num_fewshot, seed=rs.seed, data_root=data_root))
-    unused = set(options) - {k for s in suites for k in s.spec.options}
+    unused = set(options) - {k for s in suites for k in s.spec.options} - set(CHAT_OPTIONS)
     if unused:
         raise MedtuneError(f"--option {sorted(unused)[0]}: no selected suite has that option")
     planned = []
@@ -268,6 +281,13 @@ def _execute(ev: Evaluation, progress, echo) -> list[tuple[str | None, Planned]]
 def _run_one(ev: Evaluation, p: Planned, lm, since: datetime, progress, echo) -> str | None:
     rs, ref = ev.settings, ev.ref
     started = datetime.now(timezone.utc).replace(tzinfo=None)
+    protocol = None
+    if not getattr(p.suite, "lmeval_task", False):
+        from suites._chat import bind
+        from suites._protocol import recorded
+
+        bind(p.suite, lm)  # the model's chat template, when the suite's protocol asks for it
+        protocol = recorded(p.suite)
     total = sum(len(p.suite.type.requests(i, d)) for i, d in enumerate(p.docs))
     advance = progress(f"{ref.name} · {p.suite.name}", total) if progress else None
     if rs.engine == "lm-eval":
@@ -280,7 +300,8 @@ def _run_one(ev: Evaluation, p: Planned, lm, since: datetime, progress, echo) ->
         result = run_suite(p.suite, lm, p.docs, partial_path=partial_path(p.key), progress=advance, seed=rs.seed)
         if result.resumed:
             echo(f"resumed {p.suite.name}: {result.resumed} samples recovered from an interrupted run")
-    settings = {**p.settings, "batch_size": lm.batch_size, "device": lm.device}
+    settings = {**p.settings, "batch_size": lm.batch_size, "device": lm.device,
+                **({"protocol": protocol} if protocol else {})}  # suites._protocol: scoring kind, chat, shots...
     run_id, written = write_run_once(ev.store, key=p.key, variant=ref.name, model_info=lm.info, suite=p.suite,
                                      engine=rs.engine, settings=settings, samples=result.samples,
                                      metrics=result.metrics, started_at=started, duration_s=result.duration_s,

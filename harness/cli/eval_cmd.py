@@ -28,6 +28,8 @@ def eval_cmd(
     num_fewshot: Optional[int] = typer.Option(None, "--num-fewshot", help="Override the suite's few-shot count"),
     seed: int = typer.Option(1234, help="Seed for few-shot sampling and bootstrap CIs"),
     option: Optional[list[str]] = typer.Option(None, "--option", "-o", help="Suite option key=value; repeatable"),
+    chat_template: bool = typer.Option(False, "--chat-template", help="Prompts through the model's chat template (as lm-eval's --apply_chat_template)"),
+    system_prompt: Optional[str] = typer.Option(None, "--system-prompt", help="A system message for every suite (with --chat-template)"),
     device: str = typer.Option("auto", help="auto | cpu | cuda[:N]"),
     dtype: str = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU) | float32 | bfloat16 | float16"),
     batch_size: str = typer.Option("auto", "--batch-size", help="Integer, or auto (largest that fits on GPU)"),
@@ -52,7 +54,8 @@ def eval_cmd(
 
     run_settings = RunSettings(limit=limit, num_fewshot=num_fewshot, seed=seed, options=parse_options(option),
                                engine=engine, backend=backend, device=device, dtype=dtype, batch_size=batch_size,
-                               force=force)
+                               force=force, chat_template=chat_template,
+                               system_prompt=system_prompt)
     store = Store(settings.db_path(db))
     with progress_bar() as bar:
         def progress(label, total):
@@ -91,13 +94,14 @@ def print_results(df, fmt: str = "table") -> None:
     from suites._types.declarations import higher_is_better
 
     table = Table(title="results (latest run per variant x suite; 95% bootstrap CI; ↓ lower is better)")
-    for col in ("suite", "variant", "metric", "value", "95% CI", "n", "engine"):
+    for col in ("suite", "variant", "metric", "value", "95% CI", "n", "engine · protocol"):
         table.add_column(col, justify="right" if col in ("value", "n") else "left")
     for row in df.itertuples():
         ci = f"[{row.ci_low:.3f}, {row.ci_high:.3f}]" if row.ci_low is not None and row.ci_low == row.ci_low else ""
         down = not higher_is_better(row.metric, None, getattr(row, "higher_is_better", None))
         table.add_row(row.suite, row.variant, row.metric + (" ↓" if down else ""), f"{row.value:.3f}", ci,
-                      str(row.n_samples), row.engine)
+                      str(row.n_samples),
+                      row.engine + (f" · {row.protocol}" if isinstance(getattr(row, "protocol", None), str) else ""))
     console.print(table)
 
 

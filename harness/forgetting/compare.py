@@ -48,7 +48,11 @@ def _samples(store, run_id: str):
 
 
 def compare_runs(store, suite, variant_run: str, reference_run: str, label: str) -> list[Comparison]:
-    """Every metric of ``suite`` compared item by item; the two runs must cover the same items."""
+    """Every metric of ``suite`` compared item by item; the two runs must cover the same items, under the
+    same scoring protocol."""
+    from suites._protocol import check_pairable
+
+    check_pairable(store, suite.name, variant_run, reference_run, ("variant's", f"{label}'s"))
     v_ids, v_scores = _samples(store, variant_run)
     r_ids, r_scores = _samples(store, reference_run)
     if v_ids != r_ids:

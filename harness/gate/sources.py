@@ -63,8 +63,12 @@ class Sources:
     def paired(self, suite: str, cand_run: str, base_run: str) -> tuple[list[dict], list[dict]]:
         """Candidate and baseline per-item scores on the same items, aligned by doc_id.
 
-        Different item sets are an input error: a paired test on different items means nothing.
+        Different item sets, or runs scored under different protocols (suites._protocol), are an input
+        error: a paired test on different items, or across protocols, means nothing.
         """
+        from suites._protocol import check_pairable
+
+        check_pairable(self.store, suite, cand_run, base_run)  # different protocols: no meaningful delta
         a, b = self.item_scores(cand_run), self.item_scores(base_run)
         only_a, only_b = sorted(set(a) - set(b)), sorted(set(b) - set(a))
         if only_a or only_b:

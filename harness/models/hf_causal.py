@@ -72,7 +72,17 @@ class HFCausalLM:
 
     # -- tokenisation (as lm-eval's HFLM) ---------------------------------------------------
     def _encode(self, text: str, **kwargs) -> list[int]:
+        """As lm-eval's ``tok_encode``: a text that already starts with the BOS/prefix token's text (a chat
+        template's output) gets no second one."""
+        if "add_special_tokens" not in kwargs and self._bos_text and text.startswith(self._bos_text):
+            kwargs["add_special_tokens"] = False
         return self.tokenizer.encode(text, **kwargs)
+
+    @property
+    def _bos_text(self) -> str:
+        if not hasattr(self, "_bos_text_cached"):
+            self._bos_text_cached = self.tokenizer.decode(self.prefix_token_id) if self.prefix_token_id is not None else ""
+        return self._bos_text_cached
 
     def encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
         if context == "":
@@ -204,28 +214,130 @@ class HFCausalLM:
             totals.append(float(lp.gather(-1, torch.tensor(cont, device=self.device)[:, None]).sum()))
         return totals
 
+    # -- chat template (suites._chat) ------------------------------------------------------------
+    @property
+    def chat_template(self) -> str | None:
+        """The tokenizer's chat template (None when it has none)."""
+        template = getattr(self.tokenizer, "chat_template", None)
+        return template if isinstance(template, str) and template.strip() else None
+
+    def apply_chat_template(self, messages: list[dict], add_generation_prompt: bool = True) -> str:
+        """As lm-eval's ``HFLM.apply_chat_template`` (a template refusing the system role gets the
+        conversation without it, as there)."""
+        import jinja2
+
+        kwargs = dict(tokenize=False, add_generation_prompt=add_generation_prompt,
+                      continue_final_message=not add_generation_prompt)
+        try:
+            return self.tokenizer.apply_chat_template(messages, **kwargs)
+        except jinja2.exceptions.TemplateError:
+            return self.tokenizer.apply_chat_template([m for m in messages if m["role"] != "system"], **kwargs)
+
     # -- generation -----------------------------------------------------------------------------
-    @torch.inference_mode()
+    def _eos_ids(self) -> set[int]:
+        ids = {self.tokenizer.eos_token_id} - {None}
+        cfg_eos = getattr(getattr(unwrap(self.model), "generation_config", None), "eos_token_id", None)
+        ids |= set(cfg_eos if isinstance(cfg_eos, (list, tuple)) else [cfg_eos]) - {None}
+        return ids
+
     def generate_until(self, requests: list[Request], progress=None) -> list[str]:
-        tok = self.tokenizer
-        out = []
-        for start in range(0, len(requests), self.batch_size):
-            batch = requests[start:start + self.batch_size]
-            tok.padding_side = "left"
-            if tok.pad_token is None:
-                tok.pad_token = tok.eos_token
-            enc = tok([r.args[0] for r in batch], return_tensors="pt", padding=True).to(self.device)
-            max_new = max(r.args[2] for r in batch)
-            gen = self.model.generate(**enc, max_new_tokens=max_new, do_sample=False, pad_token_id=self.pad_id)
-            for r, row in zip(batch, gen[:, enc["input_ids"].shape[1]:]):
-                text = tok.decode(row[: r.args[2]], skip_special_tokens=True)
-                for stop in r.args[1]:
-                    if stop and stop in text:
-                        text = text[: text.index(stop)]
-                out.append(text)
-            if progress:
-                progress(len(batch))
+        """Batched generation: prompts left-padded (longest first, as lm-eval), one prefill, then one
+        token per step through the KV cache; a row leaves the batch (and the cache) as soon as it
+        produced EOS, one of its stop strings or its token budget. Greedy unless the request carries
+        sampling settings (``args[3]``: do_sample, temperature, top_p, seed). The text is cut at the
+        first stop string, as lm-eval does."""
+        out: list[str | None] = [None] * len(requests)
+        groups: OrderedDict[tuple, list[int]] = OrderedDict()
+        for pos, r in enumerate(requests):
+            groups.setdefault(tuple(r.args[3]) if len(r.args) > 3 else (), []).append(pos)
+        for sampling, positions in groups.items():
+            prompts = {p: self._encode_prompt(requests[p].args[0], requests[p].args[2]) for p in positions}
+            order = sorted(positions, key=lambda p: -len(prompts[p]))
+            for start in range(0, len(order), self.batch_size):
+                batch = order[start:start + self.batch_size]
+                texts = self._generate_batch([prompts[p] for p in batch], [requests[p].args[1] for p in batch],
+                                             [int(requests[p].args[2]) for p in batch], dict(sampling), start)
+                for p, text in zip(batch, texts):
+                    out[p] = text
+                if progress:
+                    progress(len(batch))
         return out
+
+    def _encode_prompt(self, prompt: str, max_new: int) -> list[int]:
+        ids = self._encode(prompt)
+        room = max(self.max_length - max_new, 1)
+        return ids[-room:] if len(ids) > room else ids  # the left end goes, as lm-eval's left truncation
+
+    @torch.inference_mode()
+    def _generate_batch(self, prompts: list[list[int]], stops: list, budgets: list[int], sampling: dict,
+                        offset: int) -> list[str]:
+        dev, tok = self.device, self.tokenizer
+        B, L = len(prompts), max(len(p) for p in prompts)
+        ids = torch.full((B, L), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((B, L), dtype=torch.long)
+        for i, p in enumerate(prompts):  # left padding: every prompt ends at position L-1
+            ids[i, L - len(p):] = torch.tensor(p)
+            mask[i, L - len(p):] = 1
+        ids, mask = ids.to(dev), mask.to(dev)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.decoder(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
+        cache, hidden = out.cache, out.last_hidden_state[:, -1, :]
+        next_pos = positions[:, -1] + 1
+        eos = self._eos_ids()
+        windows = [max([len(self._encode(s, add_special_tokens=False)) for s in row] or [0]) + 2 for row in stops]
+        gen = None
+        if sampling.get("do_sample"):
+            gen = torch.Generator(device=dev).manual_seed(int(sampling.get("seed", 0)) + offset)
+        rows = list(range(B))  # original row of each live batch position
+        generated: list[list[int]] = [[] for _ in range(B)]
+        while rows:
+            logits = self.head(hidden).float()
+            if self.logit_scale:
+                logits = logits * self.logit_scale
+            picked = self._pick(logits, sampling, gen).tolist()
+            keep = []
+            for j, (row, token) in enumerate(zip(rows, picked)):
+                if token in eos:
+                    continue
+                generated[row].append(token)
+                done = len(generated[row]) >= budgets[row]
+                if not done and stops[row]:
+                    tail = tok.decode(generated[row][-windows[row]:], skip_special_tokens=True)
+                    done = any(s in tail for s in stops[row])
+                if not done:
+                    keep.append(j)
+            if not keep:
+                break
+            if len(keep) < len(rows):
+                index = torch.tensor(keep, device=dev)
+                cache.batch_select_indices(index)
+                mask, next_pos = mask[index], next_pos[index]
+                rows = [rows[j] for j in keep]
+            tokens = torch.tensor([generated[r][-1] for r in rows], device=dev)[:, None]
+            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+            hidden = self.decoder(input_ids=tokens, attention_mask=mask, position_ids=next_pos[:, None], cache=cache,
+                                  use_cache=True).last_hidden_state[:, -1, :]
+            next_pos = next_pos + 1
+        texts = []
+        for row in range(B):
+            text = tok.decode(generated[row], skip_special_tokens=True)
+            for stop in stops[row]:
+                text = text.split(stop)[0]
+            texts.append(text)
+        return texts
+
+    @staticmethod
+    def _pick(logits: torch.Tensor, sampling: dict, gen) -> torch.Tensor:
+        if not sampling.get("do_sample"):
+            return logits.argmax(-1)
+        logits = logits / float(sampling.get("temperature", 1.0))
+        top_p = float(sampling.get("top_p", 1.0))
+        if top_p < 1.0:
+            sorted_logits, order = logits.sort(dim=-1, descending=True)
+            probs = sorted_logits.softmax(-1)
+            drop = probs.cumsum(-1) - probs > top_p  # keep the smallest set reaching top_p
+            logits = logits.scatter(-1, order, sorted_logits.masked_fill(drop, float("-inf")))
+        return torch.multinomial(logits.softmax(-1), 1, generator=gen)[:, 0]
 
     def token_labels(self, requests, progress=None):
         raise NotImplementedError("a causal LM does not predict token labels")

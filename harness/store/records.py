@@ -156,6 +156,8 @@ class RunRecord(Record):
     finished_at: datetime | None = None
     duration_s: float | None = None
     samples_per_s: float | None = None
+    protocol_id: str | None = None  # 010: short hash of settings['protocol']
+    protocol: str | None = None  # 010: its short label
 
 
 @dataclass

@@ -90,7 +90,8 @@ def write_run_once(store: Store, *, key: str, variant: str, model_info, suite, e
     run = RunRecord(run_id=run_id, run_key=key, variant=variant, suite=suite.name, suite_hash=suite.version,
                     engine=engine, settings=settings, model=vars(model_info), code_version=code_version(),
                     machine=machine(), n_samples=len(samples), started_at=started_at, finished_at=finished,
-                    duration_s=duration_s, samples_per_s=len(samples) / duration_s if duration_s > 0 else None)
+                    duration_s=duration_s, samples_per_s=len(samples) / duration_s if duration_s > 0 else None,
+                    protocol_id=_protocol(settings).get("id"), protocol=_protocol(settings).get("label"))
     with store.connect(write=True) as con:
         if reuse_since is not None:
             row = con.execute("SELECT run_id FROM runs WHERE run_key = ? AND finished_at >= ? "
@@ -105,6 +106,26 @@ def write_run_once(store: Store, *, key: str, variant: str, model_info, suite, e
                                higher_is_better=m.higher_is_better) for m in metrics])
         insert(con, samples_rows, frame=True)
     return run_id, True
+
+
+def _protocol(settings) -> dict:
+    """The scoring protocol the evaluation put in the run's settings (``suites._protocol``), else {}."""
+    proto = (settings or {}).get("protocol") if isinstance(settings, dict) else None
+    return proto if isinstance(proto, dict) else {}
+
+
+def run_protocols(store: Store, run_ids: list[str]) -> dict[str, dict | None]:
+    """run_id -> the protocol recorded in its settings (None for a run from before protocols were recorded)."""
+    if not run_ids:
+        return {}
+    marks = ",".join("?" * len(run_ids))
+    with store.connect() as con:
+        rows = con.execute(f"SELECT run_id, settings FROM runs WHERE run_id IN ({marks})", list(run_ids)).fetchall()
+    out = {rid: None for rid in run_ids}
+    for rid, settings in rows:
+        settings = json.loads(settings) if isinstance(settings, str) else settings
+        out[rid] = _protocol(settings) or None
+    return out
 
 
 def _text(value) -> str | None:
@@ -125,7 +146,7 @@ def results_table(store: Store, variants: list[str] | None = None, suites: list[
     """The latest run per (variant, suite), one row per metric, with CIs."""
     sql = f"""
         SELECT l.variant, l.suite, l.engine, l.n_samples, m.metric, m.value, m.ci_low, m.ci_high, l.finished_at, l.run_id,
-               m.higher_is_better
+               m.higher_is_better, l.protocol, l.protocol_id
         FROM ({LATEST_RUNS_SQL}) l JOIN metrics m USING (run_id)
         WHERE (? IS NULL OR list_contains(?, l.variant)) AND (? IS NULL OR list_contains(?, l.suite))
         ORDER BY l.suite, l.variant, m.metric
