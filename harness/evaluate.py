@@ -290,7 +290,11 @@ def _run_one(ev: Evaluation, p: Planned, lm, since: datetime, progress, echo) ->
         protocol = recorded(p.suite)
     total = sum(len(p.suite.type.requests(i, d)) for i, d in enumerate(p.docs))
     advance = progress(f"{ref.name} · {p.suite.name}", total) if progress else None
-    if rs.engine == "lm-eval":
+    if getattr(p.suite, "lmeval_task", False):  # --suite lmeval:TASK: lm-eval scores its own task
+        from harness.lmeval_tasks import run_task
+
+        result = run_task(p.suite, lm, p.docs, seed=rs.seed, progress=advance)
+    elif rs.engine == "lm-eval":
         from harness.lmeval_bridge import run_with_lmeval
 
         result = run_with_lmeval(p.suite, lm, p.docs, seed=rs.seed, progress=advance)

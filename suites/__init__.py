@@ -22,6 +22,7 @@ from suites._suite import Suite
 
 SUITES_DIR = Path(__file__).parent
 ENV_DIRS = "MEDTUNE_SUITES"
+ENV_LMEVAL = "MEDTUNE_LMEVAL_INCLUDE"
 LMEVAL = "lmeval:"  # prefix of an lm-eval task run as a suite (harness/lmeval_tasks.py)
 
 _dirs: list[Path] = []  # --suites-dir
@@ -58,7 +59,12 @@ def add_lmeval_include(folders) -> None:
 
 
 def lmeval_include() -> list[Path]:
-    return list(_lmeval_include)
+    """``--lmeval-include`` folders, then those of ``MEDTUNE_LMEVAL_INCLUDE`` (os.pathsep-separated)."""
+    out = list(_lmeval_include)
+    for part in os.environ.get(ENV_LMEVAL, "").split(os.pathsep):
+        if part.strip() and Path(part.strip()).resolve() not in [p.resolve() for p in out]:
+            out.append(Path(part.strip()))
+    return out
 
 
 def reset_user_suites() -> None:

@@ -174,6 +174,14 @@ def test_suites_lists_user_folders_with_their_source(capsys, tmp_path, user_suit
     assert rows["extra_exam"] == str(other.parent)
 
 
+def test_suites_dir_is_an_option_of_every_command(capsys, user_suites):
+    code, out, err = run_cli(capsys, "--suites-dir", str(user_suites), "suites", "--format", "json")
+    assert code == 0, err
+    assert "board_exam" in {r["suite"] for r in json.loads(out)}
+    code, out, err = run_cli(capsys, "--suites-dir", str(user_suites / "nope"), "suites")
+    assert code == 2 and "--suites-dir" in err and "not a folder" in err
+
+
 def test_a_folder_names_its_suites_and_families_include_them(user_suites):
     assert sorted(resolve_suite_names([str(user_suites)])) == ["board_exam", "clinic_yesno", "everyday_physics", "ner_drugs"]
     assert {"clinic_yesno", "board_exam", "medqa_usmle"} <= set(resolve_suite_names(["medical_qa"]))
