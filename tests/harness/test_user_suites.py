@@ -331,3 +331,18 @@ def test_a_suite_needs_process_docs_or_a_mapping(tmp_path):
     write(tmp_path / "t.yaml", _mc("{path: x.jsonl}", "{question: q, choice: [a]}"))
     with pytest.raises(ConfigError, match=r"t.yaml:5: field 'docs.choice' is not a known field"):
         load_suite(str(tmp_path / "t.yaml"))
+
+
+def test_the_readme_examples_are_these_suites(tmp_path, user_data):
+    """The README's "Add your own eval set" YAML blocks load and read the test data as the tests' suites do."""
+    import re
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Add your own eval set", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```yaml\n# my_suites/(\w+)\.yaml\n(.*?)```", section, flags=re.S)
+    assert [name for name, _ in blocks] == ["clinic_yesno", "board_exam", "everyday_physics", "ner_drugs"]
+    for name, body in blocks:
+        mine = load_suite(str(write(tmp_path / "readme" / f"{name}.yaml", body))).docs(user_data)
+        ours = load_suite(str(write(tmp_path / "tests" / f"{name}.yaml", globals()[
+            {"clinic_yesno": "YESNO", "board_exam": "EXAM", "everyday_physics": "TWO_CHOICE", "ner_drugs": "NER"}[name]]))).docs(user_data)
+        assert mine == ours, name
