@@ -8,7 +8,7 @@ needs:
 - ``on_main(fn)``: rank 0 alone does ``fn`` (a DB write, an output-folder check) and every rank gets its
   result -- or raises the same error, so a refusal on rank 0 never leaves the other ranks waiting;
 - ``gather(obj)``: per-rank results to rank 0 (``torch.distributed.gather_object``);
-- ``shard(items)``: the slice of a list a rank works on (strided, so rank order restores the list).
+- ``shard_bounds(n)``: the contiguous slice of n documents a rank scores.
 
 The process group is accelerate's ``PartialState`` (gloo on CPU, NCCL on CUDA). Nothing here imports
 torch unless a run is actually distributed.
@@ -135,18 +135,16 @@ def on_main(fn: Callable[[], T]) -> T:
     return broadcast(result)
 
 
-def shard(items: list[T]) -> list[T]:
-    """This rank's documents: every ``world_size``-th item from ``rank`` on."""
-    return list(items[rank()::world_size()]) if launched() else list(items)
-
-
-def unshard(parts: list[list[T]]) -> list[T]:
-    """Rank-ordered shards (``shard`` of each rank) back into the original order."""
-    out: list[T] = []
-    longest = max((len(p) for p in parts), default=0)
-    for i in range(longest):
-        out += [p[i] for p in parts if i < len(p)]
-    return out
+def shard_bounds(n: int) -> tuple[int, int]:
+    """This rank's contiguous slice ``[start, stop)`` of ``n`` items (sizes differ by at most one), so
+    items keep their global index (few-shot sampling and generation seeds depend on it) and the
+    rank-ordered concatenation of the slices is the whole list."""
+    w, r = world_size(), rank()
+    if w <= 1:
+        return 0, n
+    base, extra = divmod(n, w)
+    start = r * base + min(r, extra)
+    return start, start + base + (1 if r < extra else 0)
 
 
 # -- launching ---------------------------------------------------------------------------------

@@ -76,6 +76,8 @@ class RunSettings:
     batch_size: int | str = "auto"
     force: bool = False
     suite_limits: Mapping[str, int] | None = None
+    quantize: str | None = None  # "4bit" | "8bit": bitsandbytes weights (--load-in-4bit / --load-in-8bit)
+    device_map: str | None = None  # "auto": layers spread over the GPUs (--device-map auto)
     chat_template: bool = False  # prompts through the model's chat template (lm-eval's --apply_chat_template)
     system_prompt: str | None = None  # a system message (with chat_template) for every selected suite
 
@@ -90,10 +92,18 @@ class RunSettings:
                 raise MedtuneError(f"--suite-limit {name}={value}: expected an integer >= 1")
             check_settings(limit=value)
         check_backend(self.backend)
+        if self.quantize not in (None, "4bit", "8bit"):
+            raise MedtuneError(f"--load-in-{self.quantize}: expected 4bit or 8bit")
+        if self.device_map not in (None, "auto"):
+            raise MedtuneError(f"--device-map {self.device_map}: expected auto")
         if not isinstance(self.chat_template, bool):
             raise MedtuneError(f"--chat-template {self.chat_template!r}: expected true or false")
         if self.system_prompt is not None and (not isinstance(self.system_prompt, str) or not self.system_prompt.strip()):
             raise MedtuneError(f"--system-prompt {self.system_prompt!r}: expected a non-empty text")
+
+    def load_options(self) -> dict:
+        """Backend keywords for big models, only those set (other backends never see them)."""
+        return {k: v for k, v in (("quantize", self.quantize), ("device_map", self.device_map)) if v is not None}
 
     def chat_options(self) -> dict:
         """The chat options (suites._chat) these settings set on every suite: only those switched on, so
@@ -214,7 +224,8 @@ def plan(ref, suite_names: list[str], rs: RunSettings, store: Store, data_root: 
         limit = rs.limit_for(suite.name)
         docs = suite.docs(data_root, limit)
         settings = {**suite.settings(), "limit": limit, "n_docs": len(docs), "dtype": rs.dtype,
-                    "data_sha256": data_hash(suite, data_root)}
+                    "data_sha256": data_hash(suite, data_root),
+                    **({"quantize": rs.quantize} if rs.quantize else {})}  # 4/8-bit weights score differently
         if rs.backend is not None and rs.backend != DEFAULT_BACKENDS.get(ref.kind):
             settings["backend"] = rs.backend  # a non-default backend's runs are never another's cache
         key = run_key(ref.name, ref.location, suite.name, suite.version, settings, rs.engine)
@@ -263,22 +274,33 @@ def _execute(ev: Evaluation, progress, echo) -> list[tuple[str | None, Planned]]
         return []
     # with --force, runs older than this call are not reused; without it, any run with the key is
     since = datetime.now(timezone.utc).replace(tzinfo=None) if rs.force else datetime(1970, 1, 1)
+    from harness import distributed
+
+    if distributed.launched() and (rs.engine != "native" or any(getattr(p.suite, "lmeval_task", False) for p in todo)):
+        raise MedtuneError("several processes (--processes, torchrun, accelerate launch) split documents for the "
+                           "native engine only; run --engine lm-eval / lmeval: suites in one process")
     lm = None
     out = []
     for p in todo:
-        with key_lock(p.key):
-            done = find_run(store, p.key, since=since)  # an identical eval may have finished meanwhile
+        # under a launcher rank 0 alone takes the key lock and reads the store; the others follow its answer
+        with key_lock(p.key) if distributed.is_main() else contextlib.nullcontext():
+            done = distributed.on_main(lambda: find_run(store, p.key, since=since))  # an identical eval may have finished meanwhile
             if done:
                 echo(f"cached (written by a concurrent run): {ref.name} on {p.suite.name} (run {done['run_id']})")
                 out.append((None, p))
                 continue
             if lm is None:
-                lm = load(ref, device=rs.device, dtype=rs.dtype, batch_size=rs.batch_size, backend=rs.backend)
+                from harness.eval_parallel import rank_device
+
+                lm = load(ref, device=rank_device(rs.device), dtype=rs.dtype, batch_size=rs.batch_size,
+                          backend=rs.backend, **rs.load_options())
             out.append((_run_one(ev, p, lm, since, progress, echo), p))
     return out
 
 
 def _run_one(ev: Evaluation, p: Planned, lm, since: datetime, progress, echo) -> str | None:
+    from harness import distributed
+
     rs, ref = ev.settings, ev.ref
     started = datetime.now(timezone.utc).replace(tzinfo=None)
     protocol = None
@@ -301,15 +323,27 @@ def _run_one(ev: Evaluation, p: Planned, lm, since: datetime, progress, echo) ->
     else:
         from harness.engine import run_suite
 
-        result = run_suite(p.suite, lm, p.docs, partial_path=partial_path(p.key), progress=advance, seed=rs.seed)
+        if distributed.launched():  # each rank scores its slice; rank 0 gets every sample (harness.eval_parallel)
+            from harness.eval_parallel import run_sharded
+
+            result = run_sharded(p.suite, lm, p.docs, partial_path(p.key), progress=advance, seed=rs.seed)
+        else:
+            result = run_suite(p.suite, lm, p.docs, partial_path=partial_path(p.key), progress=advance, seed=rs.seed)
         if result.resumed:
             echo(f"resumed {p.suite.name}: {result.resumed} samples recovered from an interrupted run")
     settings = {**p.settings, "batch_size": lm.batch_size, "device": lm.device,
                 **({"protocol": protocol} if protocol else {})}  # suites._protocol: scoring kind, chat, shots...
-    run_id, written = write_run_once(ev.store, key=p.key, variant=ref.name, model_info=lm.info, suite=p.suite,
-                                     engine=rs.engine, settings=settings, samples=result.samples,
-                                     metrics=result.metrics, started_at=started, duration_s=result.duration_s,
-                                     reuse_since=since)
+    if distributed.launched():
+        settings["processes"] = distributed.world_size()
+    # rank 0 alone writes (one transaction); every rank learns the run id
+    run_id, written = distributed.on_main(lambda: write_run_once(
+        ev.store, key=p.key, variant=ref.name, model_info=lm.info, suite=p.suite, engine=rs.engine,
+        settings=settings, samples=result.samples, metrics=result.metrics, started_at=started,
+        duration_s=result.duration_s, reuse_since=since))
+    if distributed.launched():
+        from harness.eval_parallel import drop_partial
+
+        drop_partial(partial_path(p.key))
     partial_path(p.key).unlink(missing_ok=True)
     if not written:
         echo(f"cached (written by a concurrent run): {ref.name} on {p.suite.name} (run {run_id})")

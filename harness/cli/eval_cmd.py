@@ -40,6 +40,12 @@ def eval_cmd(
     data_root: Optional[str] = DATA_OPT,
     suites_dir: Optional[list[str]] = typer.Option(None, "--suites-dir", help="A folder of your suite files [env MEDTUNE_SUITES]; repeatable"),
     lmeval_include: Optional[list[str]] = typer.Option(None, "--lmeval-include", help="A folder of lm-eval task files, for --suite lmeval:TASK; repeatable"),
+    processes: int = typer.Option(1, "--processes", help="Split the documents over N local processes (one per GPU; "
+                                  "gloo on CPU); rank 0 writes the run. Or run under torchrun / accelerate launch"),
+    load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="nf4 weights (bitsandbytes): a model ~4x smaller"),
+    load_in_8bit: bool = typer.Option(False, "--load-in-8bit", help="int8 weights (bitsandbytes)"),
+    device_map: Optional[str] = typer.Option(None, "--device-map", help="auto: spread the layers over the GPUs "
+                                             "(a model bigger than one GPU)"),
 ):
     """Score a variant on suites; results (per sample, with CIs) go to the DuckDB file.
 
@@ -48,15 +54,23 @@ def eval_cmd(
 
     add_suite_dirs(suites_dir)
     add_lmeval_include(lmeval_include)
-    from harness import settings
+    from harness import distributed, settings
     from harness.evaluate import RunSettings, evaluate
     from harness.store import Store
 
+    if load_in_4bit and load_in_8bit:
+        raise MedtuneError("--load-in-4bit and --load-in-8bit: choose one")
     run_settings = RunSettings(limit=limit, num_fewshot=num_fewshot, seed=seed, options=parse_options(option),
                                engine=engine, backend=backend, device=device, dtype=dtype, batch_size=batch_size,
-                               force=force, chat_template=chat_template,
-                               system_prompt=system_prompt)
+                               force=force, quantize="4bit" if load_in_4bit else "8bit" if load_in_8bit else None,
+                               device_map=device_map, chat_template=chat_template, system_prompt=system_prompt)
+    if processes > 1:  # settings are checked once, here, before any process starts
+        if device_map:
+            raise MedtuneError("--device-map auto spreads one model over the GPUs; --processes puts one model per "
+                               "GPU: choose one")
+        raise typer.Exit(distributed.relaunch(processes))
     store = Store(settings.db_path(db))
+    main = distributed.is_main()
     with progress_bar() as bar:
         def progress(label, total):
             task = bar.add_task(label, total=total, rate="")
@@ -69,8 +83,10 @@ def eval_cmd(
             return advance
 
         results = evaluate(variant, suite, run_settings, store=store, data_root=settings.data_root(data_root),
-                           name=name, trust_remote_code=trust_remote_code, progress=progress,
-                           echo=lambda m: console.print(f"[dim]{m}[/]"))
+                           name=name, trust_remote_code=trust_remote_code, progress=progress if main else None,
+                           echo=(lambda m: console.print(f"[dim]{m}[/]")) if main else (lambda m: None))
+    if not main:  # rank 0 prints the results
+        return
     from harness.store.runs import results_table
 
     print_results(results_table(store, variants=[results[0].variant], suites=[r.suite for r in results]))

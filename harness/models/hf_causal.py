@@ -27,13 +27,20 @@ class HFCausalLM:
     TOKEN_STATS_BATCH = 4  # texts per forward pass for token_logprobs (the vocabulary softmax is per text)
 
     def __init__(self, ref, device: str = "auto", dtype: str = "auto", batch_size: int | str = "auto",
-                 max_length: int | None = None, model=None, tokenizer=None):
+                 max_length: int | None = None, model=None, tokenizer=None, quantize: str | None = None,
+                 device_map: str | None = None):
         from transformers import AutoModelForCausalLM
+
+        from harness.models.hf_load import big_model_options
 
         self.device = pick_device(device)
         self.dtype = pick_dtype(dtype, self.device)
+        big = big_model_options(self.device, self.dtype, quantize, device_map)  # errors before any weight is read
         self.tokenizer = tokenizer or load_tokenizer(ref)
-        self.model = model if model is not None else load_model(ref, AutoModelForCausalLM, self.device, self.dtype, self.tokenizer)
+        self.model = model if model is not None else load_model(ref, AutoModelForCausalLM, self.device, self.dtype,
+                                                                self.tokenizer, **big)
+        if big.get("device_map") == "auto":  # layers over several GPUs: inputs go where the embeddings are
+            self.device = str(unwrap(self.model).get_input_embeddings().weight.device)
         inner = unwrap(self.model)
         self.decoder = getattr(inner, inner.base_model_prefix)
         self.head = inner.get_output_embeddings()

@@ -27,6 +27,7 @@ BACKENDS = Registry("backend", {
     "hf-causal": "harness.models.hf_causal:HFCausalLM",
     "hf-encoder": "harness.models.hf_encoder:HFTokenClassifier",
     "mock": "harness.models.mock:MockLM",
+    "vllm": "harness.models.vllm:VLLMCausalLM",  # optional extra medtune[vllm]; CUDA only
 })
 # The backend a model kind gets when none is chosen.
 DEFAULT_BACKENDS = {"causal": "hf-causal", "encoder": "hf-encoder"}
