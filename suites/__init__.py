@@ -187,6 +187,11 @@ def load_suite(name_or_path: str, options: dict[str, Any] | None = None, num_few
     if name_or_path.startswith(LMEVAL):
         from suites._lmeval import load_lmeval_suite
 
+        if _dirs or os.environ.get(ENV_DIRS):  # an lm-eval task file in a suite folder: its folder is an include
+            found = suite_sources().get(name_or_path)
+            if found is not None:
+                add_lmeval_include([found.path.parent])
+
         return load_lmeval_suite(name_or_path[len(LMEVAL):], lmeval_include(), options=options,
                                  num_fewshot=num_fewshot, seed=seed, data_root=data_root)
     path = Path(name_or_path)

@@ -101,3 +101,10 @@ def test_an_unknown_task_is_one_line_exit_2(capsys, tmp_path, tiny_causal, task_
     code, out, err = run_cli(capsys, "eval", "-v", str(tiny_causal), "-s", "lmeval:medtune_test_mini",
                              "--lmeval-include", str(task_dir), "--db", str(db), "--data-root", str(tmp_path))
     assert code == 2 and "lm-eval task medtune_test_mini: cannot be loaded" in err and not db.exists()
+
+
+def test_a_task_file_in_a_suite_folder_is_an_lmeval_suite(task_dir):
+    assert suites.resolve_suite_names([str(task_dir)]) == ["lmeval:medtune_test_mini"]
+    suite = suites.load_suite("lmeval:medtune_test_mini")
+    assert suite.spec.family == "lmeval" and suite.spec.metrics == ["acc", "acc_norm"] and len(suite.docs()) == 4
+    assert suites.suite_sources()["lmeval:medtune_test_mini"].source == str(task_dir)
