@@ -47,7 +47,7 @@ def _show_version(value: bool) -> None:
 def _root(version: bool = typer.Option(False, "--version", is_eager=True, callback=_show_version,
                                        help="Print the version and the dependency lock it was installed from"),
           suites_dir: list[str] = typer.Option([], "--suites-dir", help="A folder of your suite files, for every "
-                                               "command [env MEDTUNE_SUITES]; repeatable"),
+                                               "command (env MEDTUNE_SUITES); repeatable"),
           lmeval_include: list[str] = typer.Option([], "--lmeval-include", help="A folder of lm-eval task files, for "
                                                    "--suite lmeval:TASK in every command; repeatable")):
     # options of `medtune` itself (the help text is the app's)

@@ -38,7 +38,7 @@ def eval_cmd(
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow model code from the checkpoint"),
     db: Optional[str] = DB_OPT,
     data_root: Optional[str] = DATA_OPT,
-    suites_dir: Optional[list[str]] = typer.Option(None, "--suites-dir", help="A folder of your suite files [env MEDTUNE_SUITES]; repeatable"),
+    suites_dir: Optional[list[str]] = typer.Option(None, "--suites-dir", help="A folder of your suite files (env MEDTUNE_SUITES); repeatable"),
     lmeval_include: Optional[list[str]] = typer.Option(None, "--lmeval-include", help="A folder of lm-eval task files, for --suite lmeval:TASK; repeatable"),
     processes: int = typer.Option(1, "--processes", help="Split the documents over N local processes (one per GPU; "
                                   "gloo on CPU); rank 0 writes the run. Or run under torchrun / accelerate launch"),
@@ -159,7 +159,7 @@ def suites_cmd(
     check: bool = typer.Option(False, "--check", help="Read every selected suite's data under the data root; exit 2 naming what is missing or malformed"),
     suite: Optional[list[str]] = typer.Option(None, "--suite", "-s", help="Only these suites (names, families or all); repeatable"),
     data_root: Optional[str] = DATA_OPT,
-    suites_dir: Optional[list[str]] = typer.Option(None, "--suites-dir", help="A folder of your suite files [env MEDTUNE_SUITES]; repeatable"),
+    suites_dir: Optional[list[str]] = typer.Option(None, "--suites-dir", help="A folder of your suite files (env MEDTUNE_SUITES); repeatable"),
 ):
     """The suites, with family, type, data, version hash and source (shipped, or your folder/file); --check reads their data."""
     from suites import add_suite_dirs, list_suites, load_suite, suite_sources
