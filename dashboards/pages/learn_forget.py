@@ -3,7 +3,7 @@
 import plotly.express as px
 import streamlit as st
 
-from dashboards import data, ui
+from dashboards import data, significance, ui
 
 st.title("Learn vs forget")
 st.caption("Domain gain: mean change on the medical QA suites. Forgetting index: mean drop on HellaSwag, "
@@ -36,10 +36,16 @@ table = view.assign(forgetting=[ui.fmt_ci(*r) for r in zip(view.forgetting_index
                     gain=[ui.fmt_ci(*r) for r in zip(view.domain_gain, view.dg_ci_low, view.dg_ci_high)])
 st.dataframe(table[["variant", "reference", "forgetting", "gain", "computed_at"]], hide_index=True, width="stretch")
 
-variant = st.selectbox("Per-task changes for", list(view["variant"]), key="variant")
+newest_first = list(view.sort_values("computed_at", ascending=False)["variant"])  # the latest measured (the demo's)
+variant = st.selectbox("Per-task changes for", newest_first, key="variant")
 ref = view.loc[view["variant"] == variant, "reference"].iloc[0]
 tasks = ui.safe(data.forgetting_tasks, store, variant, ref)
 if tasks is None or tasks.empty:
     st.info(f"No per-task rows for {variant} against {ref}.")
 else:
-    st.dataframe(tasks, hide_index=True, width="stretch")
+    tasks = tasks.assign(mark=[significance.mark(d, p, data.metric_direction(store, m, s)) for d, p, m, s in
+                               zip(tasks["delta"], tasks["p_value"], tasks["metric"], tasks["suite"])])
+    better, worse = (tasks["mark"] == "better").sum(), (tasks["mark"] == "worse").sum()
+    st.markdown(f"**{variant}** vs **{ref}**: {better} task(s) significantly better, {worse} significantly worse "
+                f"(p < {significance.ALPHA:g}; green better, red worse).")
+    st.dataframe(significance.style(tasks), hide_index=True, width="stretch", key="tasks")

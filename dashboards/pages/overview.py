@@ -1,9 +1,10 @@
-"""Variants x suites: the latest score of each, with its 95% CI, filterable by suite family."""
+"""Variants x suites: the latest score of each, with its 95% CI, filterable by suite family; each
+tuned variant's significant changes against its parent (paired on the same items) marked green or red."""
 
 import plotly.express as px
 import streamlit as st
 
-from dashboards import data, ui
+from dashboards import data, significance, ui
 
 st.title("Overview")
 store = ui.open_store()
@@ -43,6 +44,20 @@ config["mean"] = st.column_config.NumberColumn("mean", format="%.3f", help="mean
 lower_first = not data.metric_direction(store, metric)  # best first: the lowest perplexity, the highest accuracy
 st.dataframe(wide.sort_values("mean", ascending=lower_first).reset_index(), hide_index=True, column_config=config,
              width="stretch", key="scores")
+
+st.subheader("Changes against the parent")
+changes = significance.vs_parent(store, view, ui.safe(data.variants, store), metric, not lower_first)
+if changes.empty:
+    st.caption("No variant here has its parent scored on the same items: score both with the same --limit "
+               "(`medtune forgetting --variant NAME` does).")
+else:
+    better, worse = (changes["mark"] == "better").sum(), (changes["mark"] == "worse").sum()
+    st.markdown(f"**{better}** significantly better, **{worse}** significantly worse than the parent "
+                f"(p < {significance.ALPHA:g}), of {len(changes)} variant x suite pairs.")
+    st.caption("Paired on the same items: McNemar for 0/1 scores, paired bootstrap of the mean otherwise. "
+               "Green: significantly better, red: significantly worse; n.s.: not significant.")
+    st.dataframe(significance.style(changes.sort_values(["p_value", "variant"])), hide_index=True, width="stretch",
+                 key="vs_parent")
 
 st.subheader("Scores with 95% CIs")
 fig = px.scatter(view, x="value", y="variant", color="variant", facet_col="suite", facet_col_wrap=3,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Optional
 
 import typer
-from rich.table import Table
 
 from harness.cli.common import BACKEND_OPT, DATA_OPT, DB_OPT, console, parse_options, progress_bar
 
@@ -63,18 +62,21 @@ def robustness_cmd(
 
 
 def print_audit(audit) -> None:
-    table = Table(title=f"robustness · {audit.variant} on {audit.suite} · clean {audit.metric} "
-                        f"{audit.clean_value:.3f} (n={audit.n}) · paired on the items each perturbation changes")
-    for col in ("perturbation", "n", "clean", "perturbed", "delta [95% CI]", "p", "flipped", "flag"):
-        table.add_column(col, justify="left" if col == "perturbation" else "right")
+    from rich.markup import escape
+
+    from harness.terminal import print_table
+
+    rows = []
     for p in audit.perturbations:
         if p.n == 0:
-            table.add_row(p.perturbation, "0", "", "", "no item changed", "", "", "")
+            rows.append((escape(p.perturbation), "0", "", "", "no item changed", "", "", ""))
             continue
-        table.add_row(p.perturbation, str(p.n), f"{p.clean_value:.3f}", f"{p.perturbed_value:.3f}",
-                      f"{p.delta:+.3f} [{p.ci_low:+.3f}, {p.ci_high:+.3f}]", f"{p.p_value:.3f}", f"{p.flip_rate:.1%}",
-                      "[red]FLAGGED[/]" if p.flagged else "ok")
-    console.print(table)
+        rows.append((escape(p.perturbation), str(p.n), f"{p.clean_value:.3f}", f"{p.perturbed_value:.3f}",
+                     f"{p.delta:+.3f} [{p.ci_low:+.3f}, {p.ci_high:+.3f}]", f"{p.p_value:.3f}", f"{p.flip_rate:.1%}",
+                     "[red]FLAGGED[/]" if p.flagged else "ok"))
+    print_table(console, f"robustness · {escape(audit.variant)} on {escape(audit.suite)} · clean {audit.metric} "
+                         f"{audit.clean_value:.3f} (n={audit.n}) · paired on the items each perturbation changes",
+                ("perturbation", "n", "clean", "perturbed", "delta [95% CI]", "p", "flipped", "flag"), rows)
     console.print(f"giskard detectors: {', '.join(audit.detectors)}"
                   + ("" if len(audit.detectors) > 1 else " (slice detectors need 100+ items)"))
     for issue in audit.giskard_issues:

@@ -107,18 +107,35 @@ def print_results(df, fmt: str = "table") -> None:
     if df.empty:
         console.print("no results yet: run `medtune eval --variant smollm2-135m --suite medical_qa --limit 20`")
         return
+    from rich import box
+    from rich.markup import escape
+
+    from harness.terminal import pm, print_fitted
     from suites._types.declarations import higher_is_better
 
-    table = Table(title="results (latest run per variant x suite; 95% bootstrap CI; ↓ lower is better)")
-    for col in ("suite", "variant", "metric", "value", "95% CI", "n", "engine · protocol"):
-        table.add_column(col, justify="right" if col in ("value", "n") else "left")
+    rows = []
     for row in df.itertuples():
-        ci = f"[{row.ci_low:.3f}, {row.ci_high:.3f}]" if row.ci_low is not None and row.ci_low == row.ci_low else ""
+        has_ci = row.ci_low is not None and row.ci_low == row.ci_low
+        ci = f"[{row.ci_low:.3f}, {row.ci_high:.3f}]" if has_ci else ""
         down = not higher_is_better(row.metric, None, getattr(row, "higher_is_better", None))
-        table.add_row(row.suite, row.variant, row.metric + (" ↓" if down else ""), f"{row.value:.3f}", ci,
-                      str(row.n_samples),
-                      row.engine + (f" · {row.protocol}" if isinstance(getattr(row, "protocol", None), str) else ""))
-    console.print(table)
+        n = "" if row.n_samples is None or row.n_samples != row.n_samples else str(int(row.n_samples))
+        proto = getattr(row, "protocol", None)
+        engine = row.engine + (f" · {proto}" if isinstance(proto, str) and proto else "")  # suites._protocol label
+        rows.append((row.suite, row.variant, row.metric + (" ↓" if down else ""), f"{row.value:.3f}", ci,
+                     pm(row.value, row.ci_low, row.ci_high) if has_ci else f"{row.value:.3f}", n, engine))
+    title = "results (latest run per variant x suite; 95% bootstrap CI; ↓ lower is better)"
+    wide = Table(title=title)
+    for col in ("suite", "variant", "metric", "value", "95% CI", "n", "engine · protocol"):
+        wide.add_column(col, justify="right" if col in ("value", "n") else "left", no_wrap=True)
+    narrow = Table(title="results: latest run, value ±95% CI half-width (↓ lower is better)", box=box.SIMPLE_HEAD,
+                   pad_edge=False)
+    for col in ("suite", "variant", "metric", "value ±CI", "n"):
+        narrow.add_column(col, justify="right" if col in ("value ±CI", "n") else "left", no_wrap=True)
+    for suite, variant, metric, value, ci, both, n, engine in rows:
+        wide.add_row(escape(suite), escape(variant), metric, value, ci, n, engine)
+        narrow.add_row(escape(suite), escape(variant), metric, both, n)
+    print_fitted(console, [wide, narrow], title, ("suite", "variant", "", "n"),
+                 [(s, v, f"{m} {b}", f"n={n}" if n else "") for s, v, m, _, _, b, n, _ in rows])
 
 
 def results_cmd(

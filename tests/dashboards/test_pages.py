@@ -55,6 +55,20 @@ def test_overview_scores_and_family_filter(full_db, monkeypatch):
     assert not at.exception
 
 
+def test_overview_marks_significant_changes_against_the_parent(full_db, monkeypatch):
+    at = open_page(full_db, "overview", monkeypatch)
+    changes = at.dataframe[1].value
+    if hasattr(changes, "data"):  # a Styler
+        changes = changes.data
+    assert {"variant", "parent", "suite", "delta", "p_value", "mark"} <= set(changes.columns)
+    # the base's latest medqa run regressed (fixture): its child is significantly better there
+    row = changes[(changes.variant == "smollm2-dapt") & (changes.suite == "medqa_usmle")].iloc[0]
+    assert row.parent == "smollm2-135m" and row.mark == "better" and row.p_value < 0.01 and row.n == 40
+    assert set(changes["mark"]) <= {"better", "worse", "n.s."}
+    assert ((changes["mark"] == "n.s.") == (changes["p_value"] >= 0.01)).all()
+    assert "significantly better" in texts(at)
+
+
 def test_learn_vs_forget(full_db, monkeypatch):
     at = open_page(full_db, "learn_forget", monkeypatch)
     summary = at.dataframe[0].value
@@ -62,7 +76,10 @@ def test_learn_vs_forget(full_db, monkeypatch):
     assert "0.060 [0.020, 0.100]" in set(summary["forgetting"])
     assert len(at.get("plotly_chart")) == 1
     tasks = at.dataframe[1].value
+    tasks = getattr(tasks, "data", tasks)  # a Styler: rows coloured by significance
     assert set(tasks["suite"]) >= {"hellaswag", "medqa_usmle"}
+    assert set(tasks["mark"]) == {"n.s."}  # every fixture row has p = 0.2
+    assert "0 task(s) significantly better, 0 significantly worse" in texts(at)
 
 
 def test_lineage_tree_and_curves(full_db, monkeypatch):
