@@ -103,7 +103,7 @@ def _read_with_includes(path: Path, chain: list[YamlDoc]) -> list[YamlDoc]:
         shipped = sorted(SUITES_DIR.rglob(name)) if "/" not in name else []
         if len(shipped) != 1:
             bases = ", ".join(sorted(p.name for p in SUITES_DIR.rglob("_*.yaml")))
-            raise ConfigError(f"{where} names {name}, which is neither in {path.parent} nor a shipped base ({bases})")
+            raise ConfigError(f"{where} names {name}, which does not exist in {path.parent} nor among the shipped bases ({bases})")
         base = shipped[0]
     if any(base.resolve() == d.path.resolve() for d in chain):
         raise ConfigError(f"{where} names {name}, which includes this file again (an include loop)")

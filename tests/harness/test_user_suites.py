@@ -206,7 +206,7 @@ def test_include_finds_a_base_beside_the_file_then_a_shipped_one(tmp_path, user_
     b = load_suite(str(tmp_path / "s/b.yaml"))
     assert b.spec.family == "medical_qa" and "Question: Open a jar" in b.prompt(b.docs(user_data)[0])
     write(tmp_path / "s/c.yaml", "include: _nope.yaml\nname: c\n")
-    with pytest.raises(ConfigError, match=r"c.yaml:1: field 'include' names _nope.yaml, which is neither in"):
+    with pytest.raises(ConfigError, match=r"c.yaml:1: field 'include' names _nope.yaml, which does not exist in"):
         load_suite(str(tmp_path / "s/c.yaml"))
 
 
