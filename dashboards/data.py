@@ -43,7 +43,7 @@ def latest_scores(store: Store) -> pd.DataFrame | None:
         return None
     return store.query(f"""
         SELECT l.variant, l.suite, coalesce(s.family, 'unknown') AS family, m.metric, m.value, m.ci_low, m.ci_high,
-               coalesce(m.n, l.n_samples) AS n, l.engine, l.finished_at, l.run_id
+               coalesce(m.n, l.n_samples) AS n, l.engine, l.protocol, l.finished_at, l.run_id
         FROM ({LATEST_RUNS_SQL}) l
         JOIN metrics m USING (run_id)
         LEFT JOIN suites s ON s.name = l.suite AND s.version_hash = l.suite_hash

@@ -33,6 +33,9 @@ st.caption("Latest run per variant x suite, suites grouped by family. Click a co
 order = view.sort_values(["family", "suite"])["suite"].unique().tolist()
 wide = view.pivot_table(index="variant", columns="suite", values="value")[order]
 wide.insert(0, "mean", wide.mean(axis=1))
+# the scoring protocol of each variant's runs (suites._protocol: cloze / letter / generative, chat, shots)
+wide.insert(1, "protocol", view.assign(protocol=view["protocol"].fillna("")).groupby("variant")["protocol"].agg(
+    lambda p: ", ".join(sorted({x for x in p if x})) or "not recorded"))
 if st.toggle("Show the 95% CI of each score as text", key="ci_text"):
     ci = view.assign(ci=[ui.fmt_ci(v, lo, hi) for v, lo, hi in zip(view.value, view.ci_low, view.ci_high)])
     ci_wide = ci.pivot_table(index="variant", columns="suite", values="ci", aggfunc="first")
@@ -62,7 +65,7 @@ else:
 st.subheader("Scores with 95% CIs")
 fig = px.scatter(view, x="value", y="variant", color="variant", facet_col="suite", facet_col_wrap=3,
                  category_orders={"suite": order, "variant": sorted(view["variant"].unique())},
-                 hover_data=["n", "ci_low", "ci_high", "engine"], **ui.error_bars(view))
+                 hover_data=["n", "ci_low", "ci_high", "engine", "protocol"], **ui.error_bars(view))
 fig.update_layout(showlegend=False, height=260 * ((view["suite"].nunique() + 2) // 3), margin=dict(t=40))
 fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
 st.plotly_chart(fig, width="stretch")

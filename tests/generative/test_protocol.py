@@ -56,6 +56,12 @@ def test_protocol_recorded_shown_and_enforced(capsys, chat_model, db, data_root)
     code, out, _ = run_cli(capsys, "results", "--db", str(db), "--format", "json")
     assert code == 0 and "cloze chat+sys 0-shot" in out
 
+    from tests.dashboards.test_pages import open_page
+
+    page = open_page(db, "overview", pytest.MonkeyPatch())  # the overview's scores table has a protocol column
+    table = page.dataframe[0].value.set_index("variant")
+    assert table.protocol.to_dict() == {"base": "cloze 0-shot", "chat": "cloze chat+sys 0-shot", "plain": "cloze 0-shot"}
+
     sources = Sources(store)
     with pytest.raises(MedtuneError, match=r"different protocols \(chat_template: [0-9a-f]{12} vs None; system_prompt"):
         sources.paired("pubmedqa", runs["chat"], runs["base"])
