@@ -203,11 +203,13 @@ def suites_cmd(
         console.print_json(json.dumps(rows))
         return
     cols = ("suite", "family", "type", "version", "fewshot", "data", "source", "description")
+    if console.width < 160:  # an 80-column terminal: the columns that identify a suite, never cut
+        cols = ("suite", "family", "type", "source")
     if check:
         cols = ("suite", "family", "data", "documents")
     table = Table(title="suites" + (" (data checked)" if check else ""))
     for col in cols:
-        table.add_column(col)
+        table.add_column(col, no_wrap=col in ("suite", "family", "type", "data"))
     for r in rows:
         table.add_row(*(str(r[c]) for c in cols))
     console.print(table)

@@ -17,3 +17,14 @@ def test_check_counts_the_documents_of_the_selected_suites(capsys, data_root):
 def test_check_names_what_is_missing_and_exits_2(capsys, tmp_path):
     code, _, err = run_cli(capsys, "suites", "--check", "--suite", "medqa_usmle", "--data-root", str(tmp_path))
     assert code == 2 and "medqa_usmle/test.jsonl" in err and "not found" in err
+
+
+def test_the_listing_fits_80_columns_without_cutting_a_name():
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "medtune", "suites"], capture_output=True, text=True,
+                         env={**os.environ, "COLUMNS": "80"}).stdout
+    assert "medqa_usmle" in out and "…" not in out
+    assert max(len(line) for line in out.splitlines()) <= 80
