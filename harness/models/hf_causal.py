@@ -129,6 +129,22 @@ class HFCausalLM:
             logits = logits * self.logit_scale
         return F.log_softmax(logits, dim=-1)
 
+    def _prefill(self, seqs: list[list[int]]):
+        """One left-padded forward pass with the KV cache (every sequence ends at the last position).
+
+        Returns the model output (its ``cache`` and last hidden states), the attention mask and the
+        position ids; shared by option scoring and generation."""
+        L = max(len(q) for q in seqs)
+        ids = torch.full((len(seqs), L), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), L), dtype=torch.long)
+        for i, q in enumerate(seqs):
+            ids[i, L - len(q):] = torch.tensor(q)
+            mask[i, L - len(q):] = 1
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.decoder(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
+        return out, mask, positions
+
     @torch.inference_mode()
     def _score_groups(self, groups: list[dict]) -> list[LoglikelihoodResult]:
         dev = self.device
@@ -138,15 +154,7 @@ class HFCausalLM:
         for g in groups:
             room = self.max_length + 1 - max(len(c) for _, c in g["conts"])
             ctxs.append(g["ctx"][-room:] if len(g["ctx"]) > room else g["ctx"])
-        L = max(len(c) for c in ctxs)
-        ids = torch.full((len(groups), L), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(groups), L), dtype=torch.long)
-        for i, c in enumerate(ctxs):  # left padding: every context ends at position L-1
-            ids[i, L - len(c):] = torch.tensor(c)
-            mask[i, L - len(c):] = 1
-        ids, mask = ids.to(dev), mask.to(dev)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = self.decoder(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
+        out, mask, positions = self._prefill(ctxs)
         first = out.last_hidden_state[:, -1, :]  # predicts each option's first token
 
         options = [(gi, cont) for gi, g in enumerate(groups) for _, cont in g["conts"]]
@@ -279,15 +287,8 @@ class HFCausalLM:
     def _generate_batch(self, prompts: list[list[int]], stops: list, budgets: list[int], sampling: dict,
                         offset: int) -> list[str]:
         dev, tok = self.device, self.tokenizer
-        B, L = len(prompts), max(len(p) for p in prompts)
-        ids = torch.full((B, L), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((B, L), dtype=torch.long)
-        for i, p in enumerate(prompts):  # left padding: every prompt ends at position L-1
-            ids[i, L - len(p):] = torch.tensor(p)
-            mask[i, L - len(p):] = 1
-        ids, mask = ids.to(dev), mask.to(dev)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = self.decoder(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
+        B = len(prompts)
+        out, mask, positions = self._prefill(prompts)
         cache, hidden = out.cache, out.last_hidden_state[:, -1, :]
         next_pos = positions[:, -1] + 1
         eos = self._eos_ids()
