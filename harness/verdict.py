@@ -36,6 +36,8 @@ class Change:
     p_value: float
     test: str
     n: int
+    answers: tuple[str, float, str, float] | None = None  # (variant's commonest answer, share, parent's, share)
+    primary: bool = True  # the suite's headline metric (acc, or acc_norm for HellaSwag/ARC-Challenge)
 
     @property
     def gain(self) -> float:
@@ -91,18 +93,45 @@ def _primary(suite: str, metrics: set[str]) -> str:
 
 
 def _changes(store, variant: str) -> tuple[str | None, list[Change]]:
-    from harness.store.forgetting import rows
-
-    df = rows(store, variant, "parent")
+    """Every (suite, metric) compared with the parent, each suite's primary metric first."""
+    df = store.query("SELECT * FROM forgetting WHERE variant = ? AND reference_role = 'parent'", [variant])
     if df.empty:
         return None, []
     out = []
     for suite, rows in df.groupby("suite", sort=False):
-        metric = _primary(suite, set(rows.metric))
-        r = rows[rows.metric == metric].iloc[0]
-        out.append(Change(suite, metric, bool(r.higher_is_better), float(r.reference_value), float(r.variant_value),
-                          float(r.delta), float(r.ci_low), float(r.ci_high), float(r.p_value), str(r.test), int(r.n)))
+        primary = _primary(suite, set(rows.metric))
+        for _, r in sorted(rows.iterrows(), key=lambda x: x[1].metric != primary):
+            out.append(Change(suite, str(r.metric), bool(r.higher_is_better), float(r.reference_value),
+                              float(r.variant_value), float(r.delta), float(r.ci_low), float(r.ci_high),
+                              float(r.p_value), str(r.test), int(r.n), primary=r.metric == primary))
+            if r.metric == primary:
+                out[-1].answers = _answer_mix(store, r.variant_run, r.reference_run)
     return str(df.reference.iloc[0]), out
+
+
+def _commonest(store, run_id) -> tuple[str, float] | None:
+    """The answer a multiple-choice run chose most often, and its share of the run's items."""
+    import json
+    from collections import Counter
+
+    df = store.query("SELECT prediction, record FROM samples WHERE run_id = ?", [run_id])
+    answers = []
+    for pred, record in zip(df["prediction"], df["record"]):
+        try:
+            answers.append(json.loads(record)["options"][int(pred)].strip())
+        except (TypeError, ValueError, KeyError, IndexError):
+            return None  # not a multiple-choice run
+    if not answers:
+        return None
+    top, count = Counter(answers).most_common(1)[0]
+    return top, count / len(answers)
+
+
+def _answer_mix(store, variant_run, reference_run):
+    mine, theirs = _commonest(store, variant_run), _commonest(store, reference_run)
+    if mine is None or theirs is None:
+        return None
+    return mine[0], mine[1], theirs[0], theirs[1]
 
 
 def collect(store, variant: str, gate_report=None, alpha: float = ALPHA) -> Verdict:
@@ -125,7 +154,7 @@ def collect(store, variant: str, gate_report=None, alpha: float = ALPHA) -> Verd
         v.gate_passed = gate_report.passed
         v.gate_checks = len(gate_report.results)
         v.gate_failed = [(r.label, r.detail) for r in gate_report.failed]
-        v.gate_policy = gate_report.policy_path
+        v.gate_policy = _shown_path(gate_report.policy_path)
     return v
 
 
@@ -149,8 +178,11 @@ def change_text(c: Change) -> str:
 
 
 def headline(v: Verdict) -> str:
-    learned = ", ".join(f"{c.suite} {c.delta:+.2f}" for c in v.improved) or "nothing significant"
-    forgot = ", ".join(f"{c.suite} {c.delta:+.2f}" for c in v.worsened) or "nothing significant"
+    def name(c):
+        return c.suite if c.primary else f"{c.suite} {c.metric}"
+
+    learned = ", ".join(f"{name(c)} {c.delta:+.2f}" for c in v.improved) or "nothing significant"
+    forgot = ", ".join(f"{name(c)} {c.delta:+.2f}" for c in v.worsened) or "nothing significant"
     gate = {True: "gate PASS", False: "gate FAIL", None: "gate not run"}[v.gate_passed]
     return f"{v.variant}: learned {learned}; lost {forgot}; {gate}"
 
@@ -164,8 +196,12 @@ def lines(v: Verdict, db_path: str | None = None) -> list[tuple[str, str]]:
         out.append(("improved", f"not measured: run `medtune forgetting --variant {v.variant}`"))
     for c in v.improved:
         out.append(("improved", change_text(c)))
+        if c.answers:
+            a, share, pa, pshare = c.answers
+            out.append(("", f"commonest answer: {a!r} on {share:.0%} of items (parent: {pa!r} on {pshare:.0%})"
+                            + ("; the gain is mostly a shift to one answer" if share >= 0.9 > pshare else "")))
     if v.changes and not v.improved:
-        best = max(v.changes, key=lambda c: c.gain)
+        best = max((c for c in v.changes if c.primary), key=lambda c: c.gain)
         out.append(("improved", f"nothing significant; largest change {change_text(best)}"))
     if v.forgetting_index is not None:
         lo, hi = v.fi_ci
@@ -176,7 +212,7 @@ def lines(v: Verdict, db_path: str | None = None) -> list[tuple[str, str]]:
     for c in v.worsened:
         out.append(("worse", change_text(c)))
     if v.changes and not v.worsened:
-        out.append(("worse", f"no suite dropped significantly ({len(v.changes)} compared)"))
+        out.append(("worse", f"nothing dropped significantly ({len(v.changes)} suite x metric pairs compared)"))
     if v.contamination is None:
         out.append(("leakage", f"not audited: run `medtune audit leakage --variant {v.variant}`"))
     else:
@@ -189,8 +225,9 @@ def lines(v: Verdict, db_path: str | None = None) -> list[tuple[str, str]]:
         else:
             out.append(("leakage", f"no training text overlaps any of {items:,} items in "
                                    f"{len(v.contamination)} suites (13-gram or near-duplicate)"))
-        for r in v.split_overlap:
-            if r["suite"] in v.contamination or r["exact"] or r["near"]:
+        measured = {c.suite for c in v.changes}
+        for r in v.split_overlap:  # the splits of the suites the verdict is about
+            if r["suite"] in measured:
                 out.append(("splits", f"{r['suite']} {r['split_a']}/{r['split_b']}: {r['exact']} exact, "
                                       f"{r['near']} near-duplicate items shared"))
     if v.gate_passed is None:
@@ -219,3 +256,13 @@ def render(v: Verdict, db_path: str | None = None, width: int = 80) -> list[str]
         text.append(f"{label:<10}{wrapped[0]}")
         text += [" " * 10 + w for w in wrapped[1:]]
     return text
+
+
+def _shown_path(path: str) -> str:
+    """``path`` relative to the working directory when it lies under it (shorter to read)."""
+    from pathlib import Path
+
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except (ValueError, OSError):
+        return str(path)

@@ -1,8 +1,10 @@
 """``medtune demo``: the README's main job on the embedded defaults.
 
-Builds, from ``smollm2-135m``, an intermediate-pretrained variant and a LoRA variant on top of it
-(small budgets), scores all three on the medical QA suites, and prints the results table. Every
-step is resumable: trained variants and cached runs are reused when the command is run again.
+Tunes ``smollm2-135m`` on PubMedQA's train ids (``demo_sft_pubmedqa``), measures the variant
+against its parent on the same PubMedQA test items and on the forgetting index's general tasks
+(paired tests), audits its training data for overlap with every suite, judges it with
+``harness/gate/policies/demo.yaml``, and prints a verdict (``harness.verdict``). The loop is
+``harness/cli/demo_loop.py``; every step reuses what the DB holds, so a second run takes seconds.
 """
 
 from __future__ import annotations
@@ -12,9 +14,7 @@ from typing import Optional
 import typer
 
 from harness.cli.common import DATA_OPT, DB_OPT, console, progress_bar
-
-DEMO_RECIPES = ["demo_dapt_smollm2", "demo_lora_smollm2"]
-DEMO_SUITES = ["medqa_usmle", "medmcqa", "pubmedqa", "mmlu_medical"]
+from harness.cli.demo_loop import GENERAL_LIMIT, LIMIT
 
 
 def register(app: typer.Typer) -> None:
@@ -22,48 +22,29 @@ def register(app: typer.Typer) -> None:
 
 
 def demo_cmd(
-    limit: int = typer.Option(50, "--limit", "-n", help="Questions scored per suite"),
-    skip_tuning: bool = typer.Option(False, "--skip-tuning", help="Only score smollm2-135m"),
+    limit: int = typer.Option(LIMIT, "--limit", "-n", help="PubMedQA test questions scored (paired: the same for both)"),
+    general_limit: int = typer.Option(GENERAL_LIMIT, "--general-limit",
+                                      help="Items of each general task (HellaSwag, ARC-Challenge, WinoGrande)"),
     db: Optional[str] = DB_OPT,
     data_root: Optional[str] = DATA_OPT,
 ):
-    """Tune two variants of smollm2-135m and score all three on the medical QA suites."""
+    """Tune smollm2-135m on PubMedQA, measure it against its parent, audit and gate it; print the verdict."""
     import time
 
     from harness import settings
-    from harness.cli.eval_cmd import print_results
-    from harness.evaluate import RunSettings, evaluate
+    from harness.cli.demo_loop import report, run
+    from harness.evaluate import RunSettings
     from harness.store import Store
-    from harness.store.runs import results_table
-    from harness.store.variants import get_variant
 
     t0 = time.perf_counter()
-    run_settings = RunSettings(limit=limit)  # checked before any tuning: --limit 0 must not cost two trainings
+    RunSettings(limit=limit)  # checked before any tuning: --limit 0 must not cost a training
+    RunSettings(limit=general_limit)
     store, root = Store(settings.db_path(db)), settings.data_root(data_root)
-    variants = ["smollm2-135m"]
-    if not skip_tuning:
-        from tuning.recipe import load_recipe
-        from tuning.train import TuneContext, tune
-
-        for name in DEMO_RECIPES:
-            spec = load_recipe(name, {})
-            if get_variant(store, spec.name) is not None:
-                console.print(f"[dim]{spec.name} is already built; reusing it[/]")
-            else:
-                console.print(f"[bold]tuning {spec.name}[/]: {spec.method} on {spec.base}")
-                out = tune(spec, TuneContext(store=store, data_root=root, output=spec.output_path(),
-                                             echo=lambda m: console.print(f"[dim]{m}[/]")))
-                lin = out.lineage
-                console.print(f"registered [bold]{out.name}[/]: {lin['tokens_seen']:,} tokens in {lin['wall_s']:.0f}s")
-            variants.append(spec.name)
     with progress_bar() as bar:
         def progress(label, total):
             task = bar.add_task(label, total=total, rate="")
             return lambda n: bar.advance(task, n)
 
-        for variant in variants:
-            evaluate(variant, DEMO_SUITES, run_settings, store=store, data_root=root, progress=progress,
-                     echo=lambda m: console.print(f"[dim]{m}[/]"))
-    print_results(results_table(store, variants=variants, suites=DEMO_SUITES))
-    console.print(f"[dim]done in {time.perf_counter() - t0:.0f}s; results in {store.path}. "
-                  "Next: `medtune variants`, `medtune dashboard`.[/]")
+        result = run(store, root, limit=limit, general_limit=general_limit, progress=progress,
+                     echo=lambda m: console.print(f"[dim]{m}[/]", highlight=False))
+    report(console, result, store, time.perf_counter() - t0)

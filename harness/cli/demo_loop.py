@@ -29,7 +29,7 @@ RECIPE = "demo_sft_pubmedqa"
 TASK_SUITES = ["pubmedqa"]
 GENERAL_SUITES = ["hellaswag", "arc_challenge", "winogrande"]  # the forgetting index's tasks
 POLICY = Path(__file__).parents[1] / "gate" / "policies" / "demo.yaml"
-LIMIT = 150          # PubMedQA test items scored per model (paired: the same items for both)
+LIMIT = 100         # PubMedQA test items scored per model (paired: the same items for both)
 GENERAL_LIMIT = 40   # items per general task
 
 
@@ -110,3 +110,21 @@ def run(store: Store, data_root: Path, recipe: str = RECIPE, overrides: dict | N
     verdict = collect(store, variant, report, alpha)
     return DemoResult(variant, parent, verdict, report,
                       {"tune": "built" if built else "reused", "audit": "ran" if audited else "reused"})
+
+
+def report(console, result: DemoResult, store: Store, seconds: float | None = None) -> None:
+    """The demo's end on the terminal: the scores of the parent and the variant, then the verdict."""
+    from rich.markup import escape
+
+    from harness.cli.eval_cmd import print_results
+    from harness.store.runs import results_table
+    from harness.verdict import headline, render
+
+    suites = [c.suite for c in result.verdict.changes]
+    print_results(results_table(store, variants=[result.parent, result.variant], suites=suites))
+    console.print(f"[bold]verdict[/] {escape(headline(result.verdict))}", highlight=False)
+    for line in render(result.verdict, db_path=str(store.path), width=console.width):
+        console.print(escape(line), highlight=False, soft_wrap=True)
+    if seconds is not None:
+        steps = ", ".join(f"{k} {v}" for k, v in result.steps.items())
+        console.print(f"[dim]done in {seconds:.0f}s ({steps})[/]", highlight=False)

@@ -34,8 +34,9 @@ def test_loop_measures_audits_and_judges(demo):
     assert first.steps == {"tune": "built", "audit": "ran"}
     assert first.parent == v.parent and v.variant == first.variant == "demo_sft_pubmedqa"
     # every suite compared with its parent on the same items, the primary metric of each
-    assert {c.suite: (c.metric, c.n) for c in v.changes} == {
+    assert {c.suite: (c.metric, c.n) for c in v.changes if c.primary} == {
         "pubmedqa": ("acc", 8), "hellaswag": ("acc_norm", 4), "arc_challenge": ("acc_norm", 4), "winogrande": ("acc", 4)}
+    assert {(c.suite, c.metric) for c in v.changes if not c.primary} >= {("pubmedqa", "acc_norm"), ("hellaswag", "acc")}
     stored = store.query("SELECT suite, metric, p_value, delta FROM forgetting WHERE variant = ? AND reference_role = 'parent'",
                          [v.variant])
     for c in v.changes:
@@ -46,6 +47,7 @@ def test_loop_measures_audits_and_judges(demo):
     # the audit covered the suites asked for; PubMedQA's train ids do not overlap its test ids
     assert set(v.contamination) == set(SUITES) and v.contaminated == {}
     assert any(r["suite"] == "pubmedqa" for r in v.split_overlap)
+    assert "pubmedqa train/eval: 0 exact, 0 near-duplicate" in "\n".join(render(v))
     # the gate ran the shipped demo policy; a tiny random model cannot reach 0.50 on PubMedQA... or can: the
     # verdict must say which, with the failed checks' reasons
     assert v.gate_passed == first.gate.passed and v.gate_checks == len(first.gate.results)
@@ -81,6 +83,10 @@ def test_verdict_logic_names_what_improved_what_was_lost_and_why_the_gate_failed
     assert [c.suite for c in v.worsened] == ["hellaswag"]         # arc_challenge: p=0.3
     assert v.contaminated == {"medqa_usmle": (2, 1273)} and v.real_effect
     assert headline(v).endswith("learned pubmedqa +0.20; lost hellaswag -0.10; gate FAIL")
+    v.changes.append(Change("pubmedqa", "acc_norm", True, 0.49, 0.27, -0.22, -0.3, -0.14, 0.0001, "mcnemar", 100,
+                            primary=False))  # a secondary metric that fell is reported too, named
+    assert headline(v).endswith("lost hellaswag -0.10, pubmedqa acc_norm -0.22; gate FAIL")
+    v.changes.pop()
     lines = render(v, db_path="/tmp/x.duckdb", width=80)
     text = "\n".join(lines)
     assert all(len(line) <= 80 for line in lines[:-1]) and "…" not in text and lines[-1].endswith("/tmp/x.duckdb")
