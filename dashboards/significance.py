@@ -15,13 +15,14 @@ import pandas as pd
 
 from harness.stats import mcnemar_test, paired_bootstrap
 from harness.store import Store
+from harness.store.runs import sample_scores
 
 ALPHA = 0.01
 COLUMNS = ["variant", "parent", "suite", "metric", "parent_value", "value", "delta", "p_value", "test", "n", "mark"]
 
 
 def _items(store: Store, run_id: str, metric: str) -> dict[str, float]:
-    df = store.query("SELECT doc_id, scores FROM samples WHERE run_id = ? ORDER BY sample_idx", [run_id])
+    df = sample_scores(store, run_id)
     out = {}
     for doc_id, scores in zip(df["doc_id"].astype(str), df["scores"]):
         item = json.loads(scores) if isinstance(scores, str) else (scores or {})

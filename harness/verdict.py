@@ -94,7 +94,9 @@ def _primary(suite: str, metrics: set[str]) -> str:
 
 def _changes(store, variant: str) -> tuple[str | None, list[Change]]:
     """Every (suite, metric) compared with the parent, each suite's primary metric first."""
-    df = store.query("SELECT * FROM forgetting WHERE variant = ? AND reference_role = 'parent'", [variant])
+    from harness.store import forgetting as stored
+
+    df = stored.rows(store, variant, "parent")
     if df.empty:
         return None, []
     out = []
@@ -114,7 +116,9 @@ def _commonest(store, run_id) -> tuple[str, float] | None:
     import json
     from collections import Counter
 
-    df = store.query("SELECT prediction, record FROM samples WHERE run_id = ?", [run_id])
+    from harness.store.runs import sample_predictions
+
+    df = sample_predictions(store, run_id)
     answers = []
     for pred, record in zip(df["prediction"], df["record"]):
         try:

@@ -163,6 +163,13 @@ def sample_scores(store: Store, run_id: str) -> pd.DataFrame:
                            [run_id]).df()
 
 
+def sample_predictions(store: Store, run_id: str) -> pd.DataFrame:
+    """A run's samples in suite order: prediction and record (JSON text), e.g. to count the answers chosen."""
+    with store.connect() as con:
+        return con.execute("SELECT prediction, record FROM samples WHERE run_id = ? ORDER BY sample_idx",
+                           [run_id]).df()
+
+
 def latest_metric(store: Store, variant: str, suite: str, metric: str) -> dict | None:
     """The latest run's metric row: run_id, value, ci_low, ci_high, n (None if no such run/metric)."""
     with store.connect() as con:
