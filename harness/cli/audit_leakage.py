@@ -44,13 +44,14 @@ def leakage_cmd(
 ):
     """Contamination of every suite by the variant's training data (and its ancestors'), split overlap,
     membership inference (Min-K%, Min-K%++) and canary exposure; stored in the results DB."""
-    from harness import settings as hs
+    from harness import distributed, settings as hs
     from harness.leakage.audit import Settings, run_audit
     from harness.leakage.report import render, write
     from harness.models.hf_load import check_device
     from harness.models.registry import check_backend
     from harness.store import Store
 
+    distributed.single_process("medtune audit leakage")  # scores and writes as one process
     check_device(device)
     check_backend(backend)
     store = Store(hs.db_path(db))

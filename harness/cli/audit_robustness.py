@@ -40,8 +40,10 @@ def robustness_cmd(
     db: Optional[str] = DB_OPT,
     data_root: Optional[str] = DATA_OPT,
 ):
+    from harness import distributed
     from harness.medtune.api import audit_robustness
 
+    distributed.single_process("medtune audit robustness")  # scores and writes as one process
     bar = progress_bar()  # shown from the first scored item: bad input before that is a clean one-line error
     task = bar.add_task(f"{variant} · robustness {suite}", total=None, rate="")
 

@@ -26,10 +26,13 @@ def forgetting_cmd(
     backend: Optional[str] = BACKEND_OPT,
     db: Optional[str] = DB_OPT,
     data_root: Optional[str] = DATA_OPT,
+    processes: int = typer.Option(1, "--processes", help="Split the documents over N local processes (one per GPU; "
+                                  "gloo on CPU); rank 0 writes the runs and the tables. Or run under torchrun / "
+                                  "accelerate launch"),
 ):
     """Score the variant, its parent and its base on the same items (reusing cached runs), and report
     per-task deltas with paired CIs, the forgetting index and the domain gain. Stored in the DB."""
-    from harness import settings
+    from harness import distributed, settings
     from harness.forgetting.measure import measure
     from harness.forgetting.report import print_result
     from harness.errors import MedtuneError
@@ -46,6 +49,9 @@ def forgetting_cmd(
     check_backend(backend)
     store = Store(settings.db_path(db))
     store.check()
+    if processes > 1:  # settings and DB are checked once, here, before any process starts
+        raise typer.Exit(distributed.relaunch(processes))
+    main = distributed.is_main()
     with progress_bar() as bar:
         def progress(label, total):
             task = bar.add_task(label, total=total, rate="")
@@ -53,5 +59,6 @@ def forgetting_cmd(
 
         result = measure(store, variant, settings.data_root(data_root), suites=suite or None,
                          limit=limit, suite_limits=limits, run_missing=not no_run, device=device, dtype=dtype,
-                         batch_size=batch_size, progress=progress, backend=backend)
-    print_result(result, console)
+                         batch_size=batch_size, progress=progress if main else None, backend=backend)
+    if main:  # rank 0 prints the comparison
+        print_result(result, console)

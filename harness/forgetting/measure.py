@@ -1,5 +1,9 @@
 """``medtune forgetting``: score a variant, its parent and its base on the same suites (cached
-runs are reused, never recomputed), compare item by item, store and return the results."""
+runs are reused, never recomputed), compare item by item, store and return the results.
+
+Under a launcher (torchrun, accelerate launch, ``--processes N``) every rank takes part in the scoring
+(``evaluate`` splits the documents and gathers them to rank 0, which writes each run); rank 0 alone
+compares the runs and writes the forgetting tables, and every rank gets its result (or its error)."""
 
 from __future__ import annotations
 
@@ -44,23 +48,36 @@ def measure(store: Store, variant: str, data_root: Path, suites: list[str] | Non
             suite_limits: dict[str, int] | None = None, run_missing: bool = True, device: str = "auto",
             dtype: str = "auto", batch_size="auto", seed: int = 1234, progress=None, echo=print,
             backend: str | None = None) -> ForgettingResult:
+    from harness import distributed
     from harness.evaluate import RunSettings, expand_suite_names, prepare
 
     run_settings = RunSettings(limit=limit, suite_limits=suite_limits, seed=seed, device=device, dtype=dtype,
                                batch_size=batch_size, backend=backend)
-    refs = references_of(store, variant)
-    names = expand_suite_names(suites or DEFAULT_SUITES)
-    # check every model and suite before anything runs
-    evaluations = {model: prepare(model, names, run_settings, store=store, data_root=data_root)
-                   for model in [variant, *refs.values()]}
+    error = None
+    try:  # check every model and suite before anything runs (on every rank: a failure on one stops all)
+        refs = references_of(store, variant)
+        names = expand_suite_names(suites or DEFAULT_SUITES)
+        evaluations = {model: prepare(model, names, run_settings, store=store, data_root=data_root)
+                       for model in [variant, *refs.values()]}
+        for model, ev in evaluations.items():
+            if ev.missing and not run_missing:
+                role = "variant" if model == variant else next(r for r, m in refs.items() if m == model)
+                raise MedtuneError(f"suite {ev.missing[0]} has no run for the {role} {model!r} with these settings; "
+                                   f"run `medtune eval --variant {model} --suite {ev.missing[0]}` with the same --limit, or drop --no-run")
+    except Exception as exc:
+        error = exc
+    distributed.all_ok(error)
     run_ids: dict[str, dict[str, str]] = {}
     for model, ev in evaluations.items():
-        if ev.missing and not run_missing:
-            role = "variant" if model == variant else next(r for r, m in refs.items() if m == model)
-            raise MedtuneError(f"suite {ev.missing[0]} has no run for the {role} {model!r} with these settings; "
-                               f"run `medtune eval --variant {model} --suite {ev.missing[0]}` with the same --limit, or drop --no-run")
-        # one call per model: the backend is loaded once
-        run_ids[model] = {r.suite: r.run_id for r in ev.run(progress=progress, echo=lambda m: None)}
+        # one call per model: the backend is loaded once; every rank scores its slice, rank 0 writes the run
+        run_ids[model] = {r.suite: r.run_id for r in ev.run(progress=progress if distributed.is_main() else None,
+                                                            echo=lambda m: None)}
+    # rank 0 alone compares and writes the tables; the others get its result, or the same error
+    return distributed.on_main(lambda: _compare_and_store(store, variant, refs, names, run_ids))
+
+
+def _compare_and_store(store: Store, variant: str, refs: dict[str, str], names: list[str],
+                       run_ids: dict[str, dict[str, str]]) -> ForgettingResult:
     from suites import load_suite
 
     result = ForgettingResult(variant, refs)
