@@ -100,7 +100,7 @@ class Train(_Strict):
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps")
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"
     trainer_args: dict[str, Any] = Field(
-        default_factory=dict, description="further transformers TrainingArguments (gradient_checkpointing, bf16, "
+        default_factory=dict, description="further transformers TrainingArguments (activation_checkpointing, bf16, "
         "optim, torch_compile, use_liger_kernel, ...): names checked against TrainingArguments; the ones medtune "
         "sets from the fields above are refused")
 

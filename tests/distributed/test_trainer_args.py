@@ -14,7 +14,7 @@ data:
 train:
   lr: 1.0e-4
   trainer_args:
-    gradient_checkpointing: true
+    activation_checkpointing: true
 {extra}"""
 
 
@@ -27,11 +27,11 @@ def write(tmp_path, extra=""):
 def test_unknown_key_is_a_file_line_error_with_a_suggestion(tmp_path):
     from tuning.recipe import load_recipe
 
-    path = write(tmp_path, "    gradient_checkpoint: true\n")
+    path = write(tmp_path, "    activation_checkpoint: true\n")
     with pytest.raises(ConfigError) as err:
         load_recipe(path)
-    assert f"{path}:10:" in str(err.value) and "train.trainer_args.gradient_checkpoint" in str(err.value)
-    assert "did you mean 'gradient_checkpointing'" in str(err.value)
+    assert f"{path}:10:" in str(err.value) and "train.trainer_args.activation_checkpoint" in str(err.value)
+    assert "did you mean 'activation_checkpointing'" in str(err.value)
 
 
 @pytest.mark.parametrize("key,field", [("learning_rate", "train.lr"), ("per_device_train_batch_size", "train.batch"),
@@ -56,7 +56,7 @@ def test_passed_to_training_arguments_and_bad_values_refused(tmp_path):
     spec = load_recipe(write(tmp_path), {"train.trainer_args.optim": "adafactor", "train.trainer_args.bf16": False})
     ctx = TuneContext(store=None, data_root=tmp_path, output=tmp_path / "out")
     args = training_arguments(spec, ctx, "cpu", torch.float32)
-    assert args.gradient_checkpointing is True and args.optim == "adafactor" and args.learning_rate == 1e-4
+    assert args.activation_checkpointing is True and args.optim == "adafactor" and args.learning_rate == 1e-4
     bad = load_recipe(write(tmp_path), {"train.trainer_args.optim": "no-such-optimizer"})
     with pytest.raises(ConfigError, match="train.trainer_args .*refused"):
         training_arguments(bad, ctx, "cpu", torch.float32)
