@@ -8,7 +8,9 @@ needs:
 - ``on_main(fn)``: rank 0 alone does ``fn`` (a DB write, an output-folder check) and every rank gets its
   result -- or raises the same error, so a refusal on rank 0 never leaves the other ranks waiting;
 - ``gather(obj)``: per-rank results to rank 0 (``torch.distributed.gather_object``);
-- ``shard_bounds(n)``: the contiguous slice of n documents a rank scores.
+- ``shard_bounds(n)``: the contiguous slice of n documents a rank scores;
+- ``map_slices(fn, items)``: each rank runs ``fn`` on its slice, every rank gets the whole result in order
+  (the audits' scoring loops); an error on any rank reaches all.
 
 The process group is accelerate's ``PartialState`` (gloo on CPU, NCCL on CUDA). Nothing here imports
 torch unless a run is actually distributed.
@@ -158,6 +160,29 @@ def shard_bounds(n: int) -> tuple[int, int]:
     base, extra = divmod(n, w)
     start = r * base + min(r, extra)
     return start, start + base + (1 if r < extra else 0)
+
+
+def map_slices(fn: Callable[[list], list], items) -> list:
+    """``fn`` (a list -> a list of as many results) on this rank's contiguous slice of ``items``; every rank
+    gets the rank-ordered concatenation, i.e. ``fn(items)`` as one process computes it. If ``fn`` fails on
+    any rank, every rank raises (the failing one its own error) and nobody waits on a collective."""
+    items = list(items)
+    if not _group_ready():
+        return list(fn(items))
+    import torch.distributed as dist
+
+    start, stop = shard_bounds(len(items))
+    part, error = None, None
+    try:
+        part = list(fn(items[start:stop])) if stop > start else []
+        if len(part) != stop - start:
+            raise MedtuneError(f"map_slices: {len(part)} results for {stop - start} items")
+    except Exception as exc:
+        error = exc
+    all_ok(error)
+    parts = [None] * world_size()
+    dist.all_gather_object(parts, part)
+    return [x for p in parts for x in p]
 
 
 # -- launching ---------------------------------------------------------------------------------

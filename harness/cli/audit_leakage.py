@@ -41,6 +41,9 @@ def leakage_cmd(
     seed: int = typer.Option(0, help="Seed for sampling texts, candidates and bootstrap CIs"),
     db: Optional[str] = DB_OPT,
     data_root: Optional[str] = DATA_OPT,
+    processes: int = typer.Option(1, "--processes", help="Split the membership texts and canaries over N local "
+                                  "processes (one per GPU; gloo on CPU); rank 0 scans, writes and prints. Or run "
+                                  "under torchrun / accelerate launch"),
 ):
     """Contamination of every suite by the variant's training data (and its ancestors'), split overlap,
     membership inference (Min-K%, Min-K%++) and canary exposure; stored in the results DB."""
@@ -51,11 +54,13 @@ def leakage_cmd(
     from harness.models.registry import check_backend
     from harness.store import Store
 
-    distributed.single_process("medtune audit leakage")  # scores and writes as one process
     check_device(device)
     check_backend(backend)
     store = Store(hs.db_path(db))
     store.check()
+    if processes > 1:  # settings and DB are checked once, here, before any process starts
+        raise typer.Exit(distributed.relaunch(processes))
+    main = distributed.is_main()
     opts = Settings(n=n, threshold=threshold, min_overlap=min_overlap, suites=suite or None, corpus=list(corpus or []),
                     splits=splits, model=model, mia_limit=mia_limit, k=k, max_tokens=max_tokens, candidates=candidates,
                     members=members, nonmembers=nonmembers, device=device, backend=backend, seed=seed, text_field=text_field,
@@ -72,5 +77,6 @@ def leakage_cmd(
             return advance
 
         audit = run_audit(store, variant, hs.data_root(data_root), opts, task=task)
-    write(store, audit)
-    render(console, audit)
+    distributed.on_main(lambda: write(store, audit))  # rank 0 alone writes (every rank holds the same audit)
+    if main:
+        render(console, audit)

@@ -67,6 +67,26 @@ class Audit:
 
 
 def run_audit(store, variant: str, data_root: Path, settings: Settings, task: TaskFactory = _no_progress) -> Audit:
+    """Under a launcher (torchrun, ``--processes N``) rank 0 alone checks the lineage and scans the text (its
+    result, or its error, reaches every rank); every rank then scores its slice of the membership texts and
+    canaries, and every rank returns the same audit (rank 0 alone writes it: the CLI)."""
+    from harness import distributed
+
+    main = distributed.is_main()
+    audit, chain, sources, rest = distributed.on_main(
+        lambda: _scan(store, variant, data_root, settings, task))
+    notes = []
+    if settings.model:
+        notes += _model_checks(audit, store, variant, chain, sources, settings, task if main else _no_progress)
+    stats, skipped, changed, unverifiable, evidence = rest
+    audit.summary = _summary(audit, stats, skipped, changed, unverifiable, notes)
+    # each flagged item's evidence (matched spans with their source document:line, near duplicates)
+    audit.summary["evidence"] = {k: v for k, v in evidence.items() if v}
+    return audit
+
+
+def _scan(store, variant: str, data_root: Path, settings: Settings, task: TaskFactory):
+    """Lineage checks, contamination, clean metrics and split overlap: no model."""
     if (settings.corpus or settings.members) and not lin.has_record(store, variant):
         from harness.models import resolve
 
@@ -100,13 +120,7 @@ def run_audit(store, variant: str, data_root: Path, settings: Settings, task: Ta
     if settings.splits:
         audit.split_overlap = split_overlap(data_root, settings.suites, settings.threshold, settings.shingle,
                                             settings.num_perm)
-    notes = []
-    if settings.model:
-        notes += _model_checks(audit, store, variant, chain, sources, settings, task)
-    audit.summary = _summary(audit, stats, skipped, changed, unverifiable, notes)
-    # each flagged item's evidence (matched spans with their source document:line, near duplicates)
-    audit.summary["evidence"] = {k: v for k, v in evidence.items() if v}
-    return audit
+    return audit, chain, sources, (stats, skipped, changed, unverifiable, evidence)
 
 
 def _model_checks(audit: Audit, store, variant, chain, sources, settings: Settings, task) -> list[str]:
@@ -120,7 +134,9 @@ def _model_checks(audit: Audit, store, variant, chain, sources, settings: Settin
     ref = resolve(variant, store=store, backend=settings.backend)
     if ref.kind != "causal":
         return [f"membership inference and canaries need a causal variant; {variant} is {ref.kind}"]
-    lm = load(ref, device=settings.device, backend=settings.backend)
+    from harness.eval_parallel import rank_device
+
+    lm = load(ref, device=rank_device(settings.device), backend=settings.backend)  # one device per rank
     notes = []
     if mia is not None:
         from harness.leakage import membership

@@ -73,9 +73,16 @@ def audit_canary(lm, canary: dict, n_candidates: int = 200, seed: int = 0, chunk
 
 def audit_canaries(lm, canaries: list[dict], n_candidates: int = 200, seed: int = 0,
                    progress: Callable[[int], None] | None = None) -> list[dict]:
-    out = []
-    for canary in canaries:
-        out.append(audit_canary(lm, canary, n_candidates, seed))
-        if progress:
-            progress(1)
-    return out
+    """Every canary audited; under a launcher each rank takes a contiguous slice of the canaries and every
+    rank gets all the results, in order (each canary's candidates and generations are seeded by its id)."""
+    from harness import distributed
+
+    def run(part: list[dict]) -> list[dict]:
+        out = []
+        for canary in part:
+            out.append(audit_canary(lm, canary, n_candidates, seed))
+            if progress:
+                progress(1)
+        return out
+
+    return distributed.map_slices(run, canaries)

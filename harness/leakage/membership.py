@@ -32,16 +32,23 @@ def token_stats(lm, texts: list[str], max_tokens: int = 128, batch_size: int = 4
                 progress: Callable[[int], None] | None = None) -> list[TokenStats]:
     """Per-token log-probs with the mean / std of log p under the model, through the model contract's
     ``token_logprobs`` request kind (any backend that answers it: the causal HF backend, the mock).
-    ``batch_size`` is kept for callers; the backend batches its own forward passes."""
+    ``batch_size`` is kept for callers; the backend batches its own forward passes. Under a launcher
+    (torchrun, ``--processes N``) the texts are split over the ranks and every rank gets all the stats."""
     from harness import contract
     from harness.errors import MedtuneError
 
     if not lm.supports("token_logprobs"):
         raise MedtuneError(f"membership inference needs a backend answering token_logprobs; "
                            f"{lm.info.name} ({lm.info.kind}) does not")
-    requests = [contract.token_logprobs(i, t, max_tokens) for i, t in enumerate(texts)]
-    return [TokenStats(np.asarray(r.logprob), np.asarray(r.mean), np.asarray(r.std))
-            for r in lm.token_logprobs(requests, progress=progress)]
+    from harness import distributed
+
+    def score(part: list[str]) -> list[TokenStats]:
+        requests = [contract.token_logprobs(i, t, max_tokens) for i, t in enumerate(part)]
+        return [TokenStats(np.asarray(r.logprob), np.asarray(r.mean), np.asarray(r.std))
+                for r in lm.token_logprobs(requests, progress=progress)]
+
+    # under a launcher each rank scores its slice of the texts; every rank gets them all, in order
+    return distributed.map_slices(score, texts)
 
 
 def _lowest_mean(values: np.ndarray, k: float) -> float:
