@@ -137,19 +137,6 @@ def on_main(fn: Callable[[], T]) -> T:
     return broadcast(result)
 
 
-def single_process(command: str) -> None:
-    """Refuse ``command`` under a launcher with more than one process (a command that does not split its
-    work over ranks): rank 0 raises a one-line MedtuneError (exit 2), the other ranks exit 2 silently, so
-    the message is printed once and no rank waits on another."""
-    if not launched():
-        return
-    if is_main():
-        raise MedtuneError(f"{command} runs as one process: start it without torchrun / accelerate launch / "
-                           "--processes (`medtune eval --processes N` and `medtune forgetting --processes N` "
-                           "are the data-parallel commands)")
-    raise SystemExit(2)
-
-
 def shard_bounds(n: int) -> tuple[int, int]:
     """This rank's contiguous slice ``[start, stop)`` of ``n`` items (sizes differ by at most one), so
     items keep their global index (few-shot sampling and generation seeds depend on it) and the

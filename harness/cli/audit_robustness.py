@@ -39,11 +39,15 @@ def robustness_cmd(
     backend: Optional[str] = BACKEND_OPT,
     db: Optional[str] = DB_OPT,
     data_root: Optional[str] = DATA_OPT,
+    processes: int = typer.Option(1, "--processes", help="Split the clean and perturbed documents over N local "
+                                  "processes (one per GPU; gloo on CPU); rank 0 runs giskard's scan, writes and "
+                                  "prints. Or run under torchrun / accelerate launch"),
 ):
     from harness import distributed
     from harness.medtune.api import audit_robustness
 
-    distributed.single_process("medtune audit robustness")  # scores and writes as one process
+    if processes > 1:
+        raise typer.Exit(distributed.relaunch(processes))
     bar = progress_bar()  # shown from the first scored item: bad input before that is a clean one-line error
     task = bar.add_task(f"{variant} · robustness {suite}", total=None, rate="")
 
@@ -60,7 +64,8 @@ def robustness_cmd(
                                  echo=lambda m: shown().update(task, rate=m))
     finally:
         bar.stop()
-    print_audit(audit)
+    if distributed.is_main():
+        print_audit(audit)
 
 
 def print_audit(audit) -> None:

@@ -114,7 +114,10 @@ def audit_robustness(variant: str, suite: str, *, limit: int | None = None, pert
     check_supported(loaded)  # unsupported suite types fail here, before data or model load
     docs = loaded.docs(root, limit=limit)
     ref = resolve(variant, store=store, backend=backend)
-    lm = load(ref, device=device, dtype=dtype, batch_size=batch_size, backend=backend)
+    from harness import distributed
+    from harness.eval_parallel import rank_device
+
+    lm = load(ref, device=rank_device(device), dtype=dtype, batch_size=batch_size, backend=backend)
     # scored documents are kept here while the audit runs, so an interrupted audit resumes
     extra = {"backend": backend} if backend is not None and backend != DEFAULT_BACKENDS.get(ref.kind) else {}
     key = run_key(ref.name, ref.location, loaded.name, loaded.version,
@@ -123,7 +126,7 @@ def audit_robustness(variant: str, suite: str, *, limit: int | None = None, pert
     audit = run_audit(loaded, lm, docs, ref.name, perturbations=perturbations, threshold=threshold,
                       report_dir=store.path.parent / "reports", seed=seed, partial_path=partial,
                       progress=progress, echo=echo)
-    save_audit(store, audit)
+    distributed.on_main(lambda: save_audit(store, audit))  # under a launcher rank 0 alone writes
     partial.unlink(missing_ok=True)
     return audit
 

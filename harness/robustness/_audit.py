@@ -52,37 +52,52 @@ def run_audit(suite, lm, docs: list[dict], variant: str, perturbations: list[str
               threshold: float = DEFAULT_THRESHOLD, report_dir: Path | None = None, seed: int = 0,
               partial_path: Path | None = None, progress: Callable[[int], None] | None = None,
               echo: Callable[[str], None] = lambda m: None) -> RobustnessAudit:
+    from harness import distributed
+
     t0 = time.perf_counter()
+    main = distributed.is_main()
+    if distributed.launched():  # each rank keeps its own resume file and reports nothing; rank 0 echoes
+        from harness.eval_parallel import rank_partial
+
+        partial_path = rank_partial(partial_path) if partial_path else None
+        progress, echo = (progress, echo) if main else (None, lambda m: None)
     adapter = adapter_for(suite, docs)  # unsupported suite types stop here, before any model work
     check_compatible(suite, lm)
     if hasattr(suite.type, "check_model"):  # NER: the model's label set must be the data's
         suite.type.check_model(lm, None if suite.data_root else docs)
     classes = transformation_classes(perturbations)
-    audit_id = uuid.uuid4().hex[:12]
+    audit_id = distributed.broadcast(uuid.uuid4().hex[:12])
     scorer = CachedScorer(suite, lm, adapter, progress=progress, partial_path=partial_path)
     if scorer.n_resumed:
         echo(f"resuming: {scorer.n_resumed} scored documents from an interrupted audit")
 
     echo(f"scoring {len(docs)} clean items")
-    clean = scorer.samples(list(enumerate(docs)))
+    clean = _score(scorer, list(enumerate(docs)))
     clean_value = adapter.summary(clean)
 
     results = []
     for cls in classes:
-        changed = adapter.perturb(apply(cls))
+        changed = distributed.on_main(lambda: adapter.perturb(apply(cls)))  # rank 0's texts, on every rank
         echo(f"{cls.name}: {len(changed)} items changed")
         idx = sorted(changed)
-        perturbed = scorer.samples([(i, changed[i]) for i in idx])
+        perturbed = _score(scorer, [(i, changed[i]) for i in idx])
         results.append(compare(cls.name, adapter.metric, adapter, [clean[i] for i in idx], perturbed,
                                threshold=threshold, seed=seed))
 
     echo("giskard scan")
-    model, dataset, features = _giskard.build(adapter, scorer, name=f"{variant} on {suite.name}")
-    scan, detectors = _giskard.scan(model, dataset, features, adapter, classes, threshold)
-    report_path = None
-    if report_dir is not None:
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{variant}-{suite.name}")
-        report_path = str(_giskard.save_html(scan, Path(report_dir) / f"robustness-{safe}-{audit_id}.html"))
+
+    def scan_and_report():  # rank 0 alone (its scorer holds every rank's samples); every rank gets the result
+        model, dataset, features = _giskard.build(adapter, scorer, name=f"{variant} on {suite.name}")
+        scan, detectors = _giskard.scan(model, dataset, features, adapter, classes, threshold)
+        report_path = None
+        if report_dir is not None:
+            safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{variant}-{suite.name}")
+            report_path = str(_giskard.save_html(scan, Path(report_dir) / f"robustness-{safe}-{audit_id}.html"))
+        return _giskard.issues_json(scan), detectors, report_path
+
+    issues, detectors, report_path = distributed.on_main(scan_and_report)
+    if distributed.launched() and partial_path:
+        partial_path.unlink(missing_ok=True)  # this rank's resume file: its documents are in the audit
 
     settings = {"threshold": threshold, "perturbations": [c.name for c in classes], "seed": seed,
                 "detectors": detectors, "n_docs": len(docs), "documents_scored": scorer.n_scored,
@@ -90,5 +105,18 @@ def run_audit(suite, lm, docs: list[dict], variant: str, perturbations: list[str
                 "ner_mode": "non-entity words only" if adapter.suite_type == "ner" else None,
                 "model": asdict(lm.info) if is_dataclass(lm.info) else str(lm.info)}
     return RobustnessAudit(audit_id, variant, suite.name, adapter.suite_type, adapter.metric, clean_value, len(docs),
-                           results, _giskard.issues_json(scan), detectors, settings, report_path,
+                           results, issues, detectors, settings, report_path,
                            time.perf_counter() - t0)
+
+
+def _score(scorer: CachedScorer, items: list[tuple[int, dict]]):
+    """``scorer.samples(items)``; under a launcher each rank scores its contiguous slice and every rank's
+    cache gets all the samples (so giskard's scan on rank 0 finds them scored)."""
+    from harness import distributed
+
+    if not distributed.launched():
+        return scorer.samples(items)
+    out = distributed.map_slices(scorer.samples, items)
+    for (i, doc), sample in zip(items, out):
+        scorer._cache.setdefault((i, scorer.adapter.key(doc)), sample)
+    return out

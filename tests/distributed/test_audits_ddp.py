@@ -52,3 +52,27 @@ def test_leakage_two_processes_like_one_and_write_once(tmp_path, tiny_causal, da
         assert x[:3] == y[:3] and x[4:] == y[4:] and y[3] == pytest.approx(x[3])
     assert len(two.query("SELECT audit_id FROM leakage_audits")) == 1
     assert len(two.query("SELECT * FROM leakage_items")) == len(one.query("SELECT * FROM leakage_items")) > 0
+
+
+PERT = ("SELECT perturbation, n, clean_value, perturbed_value, delta, ci_low, ci_high, flip_rate, p_value, flagged "
+        "FROM robustness_perturbations ORDER BY perturbation")
+
+
+def test_robustness_two_processes_like_one_and_write_once(tmp_path, tiny_causal, data_root):
+    args = ["audit", "robustness", "--variant", str(tiny_causal), "--suite", "medqa_usmle", "--limit", "6",
+            "--perturbation", "uppercase", "--perturbation", "typos", "--device", "cpu", "--batch-size", "4",
+            "--data-root", str(data_root)]
+    one, two = Store(tmp_path / "one.duckdb"), Store(tmp_path / "two.duckdb")
+    a = medtune([*args, "--db", str(one.path)], MEDTUNE_CACHE=str(tmp_path / "cache-a"))
+    assert a.returncode == 0, a.stderr[-3000:]
+    b = medtune([*args, "--db", str(two.path), "--processes", "2"], MEDTUNE_CACHE=str(tmp_path / "cache-b"))
+    assert b.returncode == 0, b.stderr[-3000:]
+    assert b.stdout.count("audit id:") == 1  # rank 0 alone prints
+    audits = two.query("SELECT clean_value, n FROM robustness_audits")
+    assert len(audits) == 1 and audits["n"][0] == 6
+    assert audits["clean_value"][0] == pytest.approx(one.query("SELECT clean_value FROM robustness_audits")["clean_value"][0])
+    ref, got = rows(one, PERT), rows(two, PERT)
+    assert len(got) == len(ref) == 2
+    for x, y in zip(ref, got):
+        assert x[:2] == y[:2] and x[9] == y[9]
+        assert y[2:9] == pytest.approx(x[2:9], rel=1e-6, abs=1e-9, nan_ok=True), x[0]
