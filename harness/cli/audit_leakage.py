@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from harness.cli.common import BACKEND_OPT, DATA_OPT, DB_OPT, console, progress_bar
+from harness.cli.common import BACKEND_OPT, DATA_OPT, DB_OPT, console, progress_bar, relaunch_if_asked
 
 
 def register(audit: typer.Typer) -> None:
@@ -58,8 +58,7 @@ def leakage_cmd(
     check_backend(backend)
     store = Store(hs.db_path(db))
     store.check()
-    if processes > 1:  # settings and DB are checked once, here, before any process starts
-        raise typer.Exit(distributed.relaunch(processes))
+    relaunch_if_asked(processes)  # settings and DB are checked once, here, before any process starts
     main = distributed.is_main()
     opts = Settings(n=n, threshold=threshold, min_overlap=min_overlap, suites=suite or None, corpus=list(corpus or []),
                     splits=splits, model=model, mia_limit=mia_limit, k=k, max_tokens=max_tokens, candidates=candidates,

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from harness.cli.common import BACKEND_OPT, DATA_OPT, DB_OPT, console, parse_options, progress_bar
+from harness.cli.common import BACKEND_OPT, DATA_OPT, DB_OPT, console, parse_options, progress_bar, relaunch_if_asked
 
 HELP = (
     "Robustness of a variant on a suite under meaning-preserving text edits (giskard 2, offline).\n\n"
@@ -46,8 +46,7 @@ def robustness_cmd(
     from harness import distributed
     from harness.medtune.api import audit_robustness
 
-    if processes > 1:
-        raise typer.Exit(distributed.relaunch(processes))
+    relaunch_if_asked(processes)
     bar = progress_bar()  # shown from the first scored item: bad input before that is a clean one-line error
     task = bar.add_task(f"{variant} · robustness {suite}", total=None, rate="")
 

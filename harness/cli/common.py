@@ -28,3 +28,12 @@ def progress_bar() -> Progress:
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                     console=err_console, transient=False)
+
+
+def relaunch_if_asked(processes: int) -> None:
+    """``--processes N`` (N > 1): start N local processes running this same command, then exit with their
+    code. Callers check their input first, so a mistake is reported once, not by every process."""
+    if processes > 1:
+        from harness import distributed
+
+        raise typer.Exit(distributed.relaunch(processes))

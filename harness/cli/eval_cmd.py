@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from harness.cli.common import BACKEND_OPT, DATA_OPT, DB_OPT, console, parse_options, progress_bar
+from harness.cli.common import BACKEND_OPT, DATA_OPT, DB_OPT, console, parse_options, progress_bar, relaunch_if_asked
 from harness.errors import MedtuneError
 
 
@@ -64,11 +64,10 @@ def eval_cmd(
                                engine=engine, backend=backend, device=device, dtype=dtype, batch_size=batch_size,
                                force=force, quantize="4bit" if load_in_4bit else "8bit" if load_in_8bit else None,
                                device_map=device_map, chat_template=chat_template, system_prompt=system_prompt)
-    if processes > 1:  # settings are checked once, here, before any process starts
-        if device_map:
-            raise MedtuneError("--device-map auto spreads one model over the GPUs; --processes puts one model per "
-                               "GPU: choose one")
-        raise typer.Exit(distributed.relaunch(processes))
+    if processes > 1 and device_map:
+        raise MedtuneError("--device-map auto spreads one model over the GPUs; --processes puts one model per "
+                           "GPU: choose one")
+    relaunch_if_asked(processes)  # settings are checked once, here, before any process starts
     store = Store(settings.db_path(db))
     main = distributed.is_main()
     with progress_bar() as bar:

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from harness.cli.common import BACKEND_OPT, DATA_OPT, DB_OPT, console, parse_options, progress_bar
+from harness.cli.common import BACKEND_OPT, DATA_OPT, DB_OPT, console, parse_options, progress_bar, relaunch_if_asked
 
 
 def register(app: typer.Typer) -> None:
@@ -49,8 +49,7 @@ def forgetting_cmd(
     check_backend(backend)
     store = Store(settings.db_path(db))
     store.check()
-    if processes > 1:  # settings and DB are checked once, here, before any process starts
-        raise typer.Exit(distributed.relaunch(processes))
+    relaunch_if_asked(processes)  # settings and DB are checked once, here, before any process starts
     main = distributed.is_main()
     with progress_bar() as bar:
         def progress(label, total):

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from harness.cli.common import DATA_OPT, DB_OPT, console
+from harness.cli.common import DATA_OPT, DB_OPT, console, relaunch_if_asked
 
 
 def register(app: typer.Typer) -> None:
@@ -34,8 +34,7 @@ def tune_cmd(
     from tuning.train import TuneContext, tune
 
     spec = load_recipe(recipe, parse_sets(set_))  # a bad recipe is refused before any process is started
-    if processes > 1:
-        raise typer.Exit(distributed.relaunch(processes))
+    relaunch_if_asked(processes)
     store = Store(settings.db_path(db))
     if distributed.is_main():
         store.check()  # a foreign DB file is refused before training, and never written to
