@@ -76,12 +76,20 @@ def planted(items, corpus: Path, n_plant: int = 200, seed: int = 0) -> None:
     docs += [Document(f"verbatim:{i}", items[i].text) for i in verbatim]
     docs += [Document(f"edited:{i}", edit(items[i].text)) for i in edited]
     rng.shuffle(docs)
+    # Suites that read the same MedQA file (medqa_usmle_cot, ...) hold the same questions under the same ids:
+    # their copy of a planted item is planted too, not a clean item falsely flagged.
+    from suites import load_suite
+
+    source = load_suite("medqa_usmle").spec.data.path
+    same_source = {name for name in {it.suite for it in items} if load_suite(name).spec.data.path == source}
+    planted_ids = {items[i].doc_id for i in picks}
+    copies = [i for i, it in enumerate(items) if it.suite in same_source and it.doc_id in planted_ids]
     for label, common in (("boilerplate rule (common=3)", 3), ("any shared 13-gram (old rule)", None)):
         rows, _ = contamination(items, docs, common=common)
         score = np.array([max(r["ngram_overlap"], r["near_dup_jaccard"]) for r in rows])
         flag = np.array([r["contaminated"] for r in rows])
-        clean = np.setdiff1d(np.arange(len(items)), picks)
-        pos = np.array(picks)
+        clean = np.setdiff1d(np.arange(len(items)), copies)
+        pos = np.array(copies)
         ranks = rankdata(np.r_[score[pos], score[clean]])
         auroc = (ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(clean))
         print(f"  planted ({label}): verbatim found {flag[verbatim].sum()}/{len(verbatim)}, edited found "
