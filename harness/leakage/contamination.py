@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import itertools
 import json
+import os
+import time
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -40,12 +44,33 @@ def contamination(items: list[Item], documents: Iterable = (), n: int = 13, thre
 
     The training text is ``documents`` (Documents or ``harness.corpus`` Blocks) followed by the files
     named by ``corpus_specs`` (files, folders, globs; ``text_field`` of JSON Lines / Parquet), streamed.
-    ``engine`` "dask" scans each corpus file as a task on a dask cluster (``scheduler`` address, else a
-    local one of ``workers``): the same rows as "local". An item is contaminated when more than
+    ``engine`` "local" scans on ``workers`` processes (default 2, at most one a CPU), "dask" each corpus file
+    as a task on a dask cluster (``scheduler`` address, else a local one of ``workers``): the same rows. An item is contaminated when more than
     ``min_overlap`` of its n-grams occur in the training text (0: any one, the GPT-3 / lm-eval rule;
     n-grams more than ``common`` items of its suite share do not count, None: all count) or a
     near-duplicate reaches ``threshold``.
     """
+    with _no_gc():
+        return _contamination(items, documents, n, threshold, shingle, num_perm, min_overlap, progress, common,
+                              corpus_specs, text_field, engine, scheduler, workers)
+
+
+@contextlib.contextmanager
+def _no_gc():
+    """The scan makes tens of thousands of small objects (rows, sources) while a big heap is alive (the
+    suites' documents): the cyclic collector's full passes would cost more than the scan. Nothing here
+    makes reference cycles, so it is paused for the duration."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _contamination(items, documents, n, threshold, shingle, num_perm, min_overlap, progress, common,
+                   corpus_specs, text_field, engine, scheduler, workers):
     from harness import corpus
 
     index = ContaminationIndex(items, n=n, shingle=shingle, threshold=threshold, num_perm=num_perm, common=common)
@@ -56,8 +81,16 @@ def contamination(items: list[Item], documents: Iterable = (), n: int = 13, thre
         results, stats = dask_scan(index, as_blocks(documents), specs, text_field, scheduler=scheduler,
                                    workers=workers)
     elif engine == "local":
-        blocks = itertools.chain(as_blocks(documents), corpus.blocks(specs, text_field) if specs else ())
-        results, stats = index.scan(blocks, progress=progress)
+        from harness.leakage import parallel
+
+        jobs = min(workers or 2, os.cpu_count() or 1)
+        size = {"block_chars": parallel.PARALLEL_BLOCK_CHARS} if parallel.usable(jobs) else {}
+        blocks = itertools.chain(as_blocks(documents, **size), corpus.blocks(specs, text_field, **size) if specs else ())
+        t0 = time.perf_counter()
+        state = parallel.scan_blocks(index, blocks, jobs, progress)
+        results = index.finish(state)
+        state.stats.seconds = time.perf_counter() - t0
+        stats = state.stats
     else:
         raise MedtuneError(f"--engine {engine!r}: use local or dask")
     return rows_of(items, results, threshold, min_overlap), stats

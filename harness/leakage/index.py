@@ -58,30 +58,64 @@ def gram_hashes(wh: np.ndarray, lengths: Iterable[int]) -> dict[int, np.ndarray]
 
 
 def _bitmap(keys: np.ndarray, bits: int = _BITS) -> np.ndarray:
+    """A packed bit set (2^bits bits, ``bits`` >= 3) of the low ``bits`` bits of ``keys``: 8x smaller than a bool
+    array, so lookups stay in cache."""
     out = np.zeros(1 << bits, dtype=bool)
     out[(keys & np.uint64((1 << bits) - 1)).astype(np.int64)] = True
-    return out
+    return np.packbits(out, bitorder="little")
+
+
+def _in_bitmap(bitmap: np.ndarray, values: np.ndarray, low: np.uint64) -> np.ndarray:
+    v = values & low
+    return (bitmap[(v >> np.uint64(3)).astype(np.intp)] >> (v & np.uint64(7)).astype(np.uint8)) & np.uint8(1) != 0
 
 
 class KeySet:
-    """A sorted array of 64-bit keys with a bitmap in front (16+ bits a key, at most 2^26): most lookups stop there."""
+    """A set of 64-bit keys for vectorised membership tests: a packed bitmap of their low bits in front
+    (16+ bits a key, at most 2^26), so most lookups stop there, then a bucketed sorted array: the keys
+    sorted, with the start of every bucket of equal top bits (about one key a bucket; the keys are
+    hashes, uniform below their highest bit), so the few
+    lookups that pass the bitmap compare against a handful of keys instead of a binary search's cache
+    misses. ``bitmap`` and ``starts``: those built before (from the index cache)."""
 
-    def __init__(self, keys: np.ndarray, sorted_unique: bool = False):
+    def __init__(self, keys: np.ndarray, sorted_unique: bool = False, bitmap: np.ndarray | None = None,
+                 starts: np.ndarray | None = None):
         self.keys = keys if sorted_unique else np.unique(keys)
-        self.bits = int(min(_BITS, max(10, np.ceil(np.log2(max(len(self.keys), 1) * 16)))))
+        n = max(len(self.keys), 1)
+        self.bits = int(min(_BITS, max(10, np.ceil(np.log2(n * 16)))))
         self.low = np.uint64((1 << self.bits) - 1)
-        self.bitmap = _bitmap(self.keys, self.bits)
+        self.bitmap = bitmap if bitmap is not None and len(bitmap) << 3 == 1 << self.bits else _bitmap(self.keys, self.bits)
+        top = int(min(30, max(1, np.ceil(np.log2(n)))))
+        width = int(self.keys[-1]).bit_length() if len(self.keys) else 64  # 32 for 32-bit shingle keys
+        self.shift = np.uint64(max(0, width - top))
+        if starts is None or len(starts) != (1 << top) + 1:
+            counts = np.bincount((self.keys >> self.shift).astype(np.intp), minlength=1 << top)
+            starts = np.r_[0, np.cumsum(counts)].astype(np.int32 if len(self.keys) < 2**31 else np.int64)
+        self.starts = starts
 
     def __len__(self) -> int:
         return len(self.keys)
 
     def contains(self, values: np.ndarray) -> np.ndarray:
-        out = np.zeros(len(values), dtype=bool)
+        return self.find(values) >= 0
+
+    def find(self, values: np.ndarray) -> np.ndarray:
+        """Each value's position in ``keys``, -1 where it is not a key."""
+        out = np.full(len(values), -1, dtype=np.int64)
         if not len(self.keys) or not len(values):
             return out
-        maybe = np.flatnonzero(self.bitmap[(values & self.low).astype(np.int64)])
-        pos = np.searchsorted(self.keys, values[maybe]).clip(max=len(self.keys) - 1)
-        out[maybe] = self.keys[pos] == values[maybe]
+        maybe = np.flatnonzero(_in_bitmap(self.bitmap, values, self.low))
+        v = values[maybe]
+        bucket = (v >> self.shift).astype(np.intp)
+        at, end = self.starts[bucket], self.starts[bucket + 1]
+        pos = np.full(len(v), -1, dtype=np.int64)
+        live = np.flatnonzero(at < end)
+        while len(live):  # one pass per key of the fullest bucket probed (a handful)
+            hit = self.keys[at[live]] == v[live]
+            pos[live[hit]] = at[live[hit]]
+            at[live] += 1
+            live = live[~hit & (at[live] < end[live])]
+        out[maybe] = pos
         return out
 
 
@@ -121,6 +155,23 @@ class ScanState:
     seen: np.ndarray | None = None           # per distinct item shingle: in some sketched document
     stats: ScanStats = field(default_factory=ScanStats)
 
+    def __getstate__(self) -> dict:  # sent between processes: ``best`` and ``seen`` are mostly zeros
+        d = dict(vars(self))
+        d["best"] = (len(self.best), np.flatnonzero(self.best), self.best[self.best > 0]) if self.best is not None else None
+        d["seen"] = (len(self.seen), np.flatnonzero(self.seen)) if self.seen is not None else None
+        return d
+
+    def __setstate__(self, d: dict) -> None:
+        if d["best"] is not None:
+            n, at, values = d["best"]
+            d["best"] = np.zeros(n)
+            d["best"][at] = values
+        if d["seen"] is not None:
+            n, at = d["seen"]
+            d["seen"] = np.zeros(n, bool)
+            d["seen"][at] = True
+        vars(self).update(d)
+
     def offer(self, texts: np.ndarray, jac: np.ndarray, sources: list[str]) -> None:
         """Candidates in corpus order (one per text): kept where strictly better than what came before."""
         better = jac > self.best[texts]
@@ -143,13 +194,28 @@ class ScanState:
         return self
 
 
-def as_blocks(source) -> Iterable[Block]:
+def as_blocks(source, block_chars: int | None = None) -> Iterable[Block]:
     it = iter(source)
     first = next(it, None)
     if first is None:
         return []
     rest = itertools.chain([first], it)
-    return rest if isinstance(first, Block) else documents_to_blocks(rest)
+    if isinstance(first, Block):
+        return rest
+    return documents_to_blocks(rest, block_chars) if block_chars else documents_to_blocks(rest)
+
+
+class _Lazy:
+    """``results[i]``: the result of item text i, made on first use (most items have none)."""
+
+    def __init__(self, made: dict[int, "ItemResult"]):
+        self.made = made
+
+    def __getitem__(self, i: int) -> "ItemResult":
+        r = self.made.get(i)
+        if r is None:
+            r = self.made[i] = ItemResult()
+        return r
 
 
 class BandLSH:
@@ -157,47 +223,58 @@ class BandLSH:
     an item when one band (``r`` consecutive signature values, ``b`` bands) is equal, exactly as
     ``MinHashLSH(threshold, num_perm).query`` retrieves it, for many queries at once."""
 
-    def __init__(self, sigs: np.ndarray, ids: np.ndarray, threshold: float, num_perm: int):
+    def __init__(self, sigs: np.ndarray, ids: np.ndarray, threshold: float, num_perm: int,
+                 tables: tuple[np.ndarray, np.ndarray] | None = None):
+        """``tables``: ``self.arrays()`` of the same signatures, built before (from the index cache).
+
+        All bands live in one sorted table of ``band << 59 | band hash >> 5`` (so one ``searchsorted``
+        serves every band of every query); the 5 hash bits dropped only add collisions, and every
+        collision is checked on the band's signature values."""
         from datasketch import MinHashLSH
 
         lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
         self.b, self.r = lsh.b, lsh.r
+        assert self.b <= 32
         self.sigs, self.ids = sigs, ids
-        self.tables = []
-        for band in range(self.b):
-            keys = self._keys(sigs, band)
+        if tables is None or tables[0].shape != (self.b * len(sigs),):
+            keys = self._keys(sigs).ravel()  # item-major: entry i * b + band
             order = np.argsort(keys, kind="stable")
-            self.tables.append((keys[order], order))
+            tables = (keys[order], order)
+        self.keys, self.order = tables
 
-    def _keys(self, sigs: np.ndarray, band: int) -> np.ndarray:
-        h = np.zeros(len(sigs), np.uint64)
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The table: sorted keys, and the (item row * b + band) of each."""
+        return self.keys, self.order
+
+    def _keys(self, sigs: np.ndarray) -> np.ndarray:
+        """[len(sigs), b] band keys."""
+        h = np.zeros((len(sigs), self.b), np.uint64)
+        bands = sigs[:, : self.b * self.r].astype(np.uint64).reshape(len(sigs), self.b, self.r)
         with np.errstate(over="ignore"):
-            for j in range(band * self.r, (band + 1) * self.r):
-                h = h * _PRIME + sigs[:, j].astype(np.uint64)
-        return h
+            for j in range(self.r):
+                h = h * _PRIME + bands[:, :, j]
+        return (np.arange(self.b, dtype=np.uint64) << np.uint64(59)) | (h >> np.uint64(5))
 
     def query(self, sigs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(query row, item id, estimated Jaccard) of every colliding pair, each pair once."""
-        qs, rows = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
-        for band, (keys, order) in enumerate(self.tables):
-            if not len(sigs) or not len(keys):
-                break
-            kq = self._keys(sigs, band)
-            lo = np.searchsorted(keys, kq, "left")
-            cnt = np.searchsorted(keys, kq, "right") - lo
-            total = int(cnt.sum())
-            if not total:
-                continue
-            q = np.repeat(np.arange(len(sigs)), cnt)
-            within = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-            row = order[np.repeat(lo, cnt) + within]
-            cols = slice(band * self.r, (band + 1) * self.r)
-            same = (sigs[q, cols] == self.sigs[row, cols]).all(axis=1)  # a 64-bit key collision is not a match
-            qs.append(q[same])
-            rows.append(row[same])
-        q, row = np.concatenate(qs), np.concatenate(rows)
-        pair = np.unique(q * max(len(self.ids), 1) + row)
-        q, row = pair // max(len(self.ids), 1), pair % max(len(self.ids), 1)
+        empty = np.zeros(0, np.int64)
+        if not len(sigs) or not len(self.keys):
+            return empty, self.ids[empty], np.zeros(0)
+        kq = self._keys(sigs).ravel()
+        lo = np.searchsorted(self.keys, kq, "left")
+        cnt = np.searchsorted(self.keys, kq, "right") - lo
+        total = int(cnt.sum())
+        if not total:
+            return empty, self.ids[empty], np.zeros(0)
+        qb = np.repeat(np.arange(len(kq)), cnt)  # query row * b + band
+        within = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        entry = self.order[np.repeat(lo, cnt) + within]
+        q, band, row = qb // self.b, qb % self.b, entry // self.b
+        cols = band[:, None] * self.r + np.arange(self.r)
+        same = (sigs[q[:, None], cols] == self.sigs[row[:, None], cols]).all(axis=1)  # a key collision is not a match
+        n = max(len(self.ids), 1)
+        pair = np.unique(q[same] * n + row[same])
+        q, row = pair // n, pair % n
         jac = (sigs[q] == self.sigs[row]).sum(axis=1) / sigs.shape[1]
         return q, self.ids[row], jac
 
@@ -274,26 +351,46 @@ class ContaminationIndex:
         out["sigs"] = self.minhash_signatures(out["item_sh32"], out["item_owner"], len(self.texts))
         # the distinct item shingles, and each item shingle row's place among them (what a scan marks as seen)
         out["shkeys"], out["shslot"] = np.unique(out["item_sh32"].astype(np.uint64), return_inverse=True)
+        # what _setup derives, built here once so a cached index loads ready to scan
+        for m in ms:
+            ks = KeySet(out[f"keys{m}"], sorted_unique=True)
+            out[f"bits{m}"], out[f"starts{m}"] = ks.bitmap, ks.starts
+        ks = KeySet(out["shkeys"], sorted_unique=True)
+        out["shbits"], out["shstarts"] = ks.bitmap, ks.starts
+        if "fkeys" in out:
+            out["fbits"] = _bitmap(out["fkeys"])
+        has = self._sketched(out["item_owner"])
+        out.update(self.hasher.vocabulary())  # the items' words and their hashes (see WordHasher.know)
+        out["lsh_keys"], out["lsh_order"] = BandLSH(out["sigs"][has], has, RETRIEVE * self.threshold, self.num_perm).arrays()
         return out
+
+    def _sketched(self, item_owner: np.ndarray) -> np.ndarray:
+        """The item texts that have shingles (the others have no signature)."""
+        return np.flatnonzero(np.bincount(item_owner, minlength=len(self.texts)) > 0)
 
     def _setup(self, a: dict[str, np.ndarray]) -> None:
         self.lengths = a["lengths"]
         ms = sorted(int(k[4:]) for k in a if k.startswith("keys"))
         self.item_grams = {m: (a[f"own{m}"], a[f"hash{m}"], a[f"off{m}"]) for m in ms}
-        self.keys = {m: KeySet(a[f"keys{m}"], sorted_unique=True) for m in ms}
+        self.keys = {m: KeySet(a[f"keys{m}"], sorted_unique=True, bitmap=a.get(f"bits{m}"),
+                                  starts=a.get(f"starts{m}")) for m in ms}
         self.counted = {m: a[f"counted{m}"] for m in ms}
         # lengths that match anywhere; their shortest, f, gates the lookups (every such key starts with an item f-gram)
         self.long_ms = [m for m in ms if m >= min(self.n, self.min_words)]
         self.short_ms = [m for m in ms if m < min(self.n, self.min_words)]
         self.f = min(self.long_ms) if self.long_ms else None
         if self.f is not None:
-            self.filter_bits = _bitmap(a["fkeys"])
+            self.filter_bits = a["fbits"] if "fbits" in a else _bitmap(a["fkeys"])
         self.item_sh32, self.item_owner = a["item_sh32"], a["item_owner"]
-        self.shingle_keys = KeySet(a["shkeys"], sorted_unique=True)
+        self.shingle_keys = KeySet(a["shkeys"], sorted_unique=True, bitmap=a.get("shbits"),
+                                   starts=a.get("shstarts"))
         self.item_sh_slot = a["shslot"]
         self.sigs = a["sigs"]
-        has = np.flatnonzero(np.bincount(self.item_owner, minlength=len(self.texts)) > 0)
-        self.lsh = BandLSH(self.sigs[has], has, RETRIEVE * self.threshold, self.num_perm)
+        if "vocab_hash" in a:
+            self.hasher.know(a["vocab_offsets"], a["vocab_data"], a["vocab_hash"])
+        has = self._sketched(self.item_owner)
+        tables = (a["lsh_keys"], a["lsh_order"]) if "lsh_keys" in a else None
+        self.lsh = BandLSH(self.sigs[has], has, RETRIEVE * self.threshold, self.num_perm, tables)
 
     def _not_boilerplate(self, owner: np.ndarray, inverse: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """False for (item, n-gram) pairs whose n-gram more than ``common`` distinct items of the item's suite share."""
@@ -395,17 +492,10 @@ class ContaminationIndex:
         return state
 
     def finish(self, state: ScanState) -> list[ItemResult]:
-        """Per item results (in ``items`` order) from a (merged) scan state."""
-        import gc
-
-        gc.disable()  # tens of thousands of small objects: no collections while they are made
-        try:
-            return self._finish(state)
-        finally:
-            gc.enable()
-
-    def _finish(self, state: ScanState) -> list[ItemResult]:
-        results = [ItemResult() for _ in self.texts]
+        """Per item results (in ``items`` order) from a (merged) scan state. Read-only: the items with no
+        finding share one empty result, and items of the same text share theirs."""
+        made: dict[int, ItemResult] = {}
+        results = _Lazy(made)
         hits: dict[int, list[tuple[int, int, str]]] = {}  # text -> (word offset, m, source) of counted matches
         for m, (owner, grams, offset) in self.item_grams.items():
             found = state.found.get(m)
@@ -427,8 +517,8 @@ class ContaminationIndex:
             for i, src in state.best_src.items():
                 if ok[i]:
                     results[i].near_dup_jaccard, results[i].near_source = float(state.best[i]), src
-        once = len(self.of_item) == len(self.texts)  # no shared texts: no copies
-        return results if once else [ItemResult(**vars(results[u])) for u in self.of_item]
+        empty = ItemResult()
+        return [made.get(u, empty) for u in self.of_item]
 
     def _spans(self, text: int, hits: list[tuple[int, int, str]], top: int = 3) -> list[dict]:
         """Matched word spans of an item (overlapping matched n-grams merged), each with its first source."""
@@ -444,18 +534,32 @@ class ContaminationIndex:
         spans.sort(key=lambda s: s[0] - s[1])
         return [{"span": " ".join(ws[a:b]), "words": [a, b], "source": src} for a, b, src in spans[:top]]
 
+    def _exact_shingles(self, words, starts: np.ndarray) -> np.ndarray:
+        """32-bit shingle hashes at ``starts`` from the words' real hashes (what the sketches need)."""
+        h = np.zeros(len(starts), np.uint64)
+        with np.errstate(over="ignore"):
+            for j in range(self.shingle):
+                h = h * _PRIME + words.exact(starts + j)
+        return (h >> np.uint64(32)).astype(np.uint32)
+
     def _scan_block(self, block: Block, state: ScanState, progress) -> None:
         found, stats = state.found, state.stats
-        wh, is_sep = self.hasher.block(block.text)
+        words = self.hasher.scan_block(block.text)
+        wh, is_sep = words.wh, words.is_sep
         grams = Grams(wh, is_sep)
         doc_of = grams.seps[:-1]
         n_docs = int(grams.seps[-1]) + 1
         lengths = np.bincount(doc_of[~is_sep], minlength=n_docs)
         stats.documents += int(np.count_nonzero(lengths))
         stats.bytes += len(block.text.encode())
+        # a word no item has breaks every item n-gram and shingle through it: those windows are not looked up
+        unknown_before = None if words.unknown is None else np.r_[0, np.cumsum(words.unknown, dtype=np.int64)]
         if self.f is not None:
             hf, vf = grams.all(self.f)
-            cand = np.flatnonzero(self.filter_bits[(hf & _LOW).astype(np.int64)] & vf)
+            if unknown_before is not None:
+                vf &= unknown_before[self.f:] == unknown_before[:-self.f]
+            cand = np.flatnonzero(vf)
+            cand = cand[_in_bitmap(self.filter_bits, hf[cand], _LOW)]
             for m in self.long_ms:
                 h, valid = (hf[cand], vf[cand]) if m == self.f else grams.at(cand, m)
                 hit = valid & self.keys[m].contains(h)
@@ -469,16 +573,22 @@ class ContaminationIndex:
                 hit = valid & self.keys[m].contains(h)
                 for d, g in zip(docs[hit].tolist(), h[hit].tolist()):
                     found[m].setdefault(g, block.source(d))
-        sh32, owner = self._shingles(grams, doc_of)
-        in_items = self.shingle_keys.contains(sh32.astype(np.uint64))
+        k = self.shingle
+        h3, valid3 = grams.all(k)
+        at = np.flatnonzero(valid3)  # each shingle's first word
+        owner = doc_of[at]
+        slot = np.full(len(at), -1, np.int64)
+        look = slot == -1 if unknown_before is None else unknown_before[at + k] == unknown_before[at]
+        slot[look] = self.shingle_keys.find(h3[at[look]] >> np.uint64(32))
+        in_items = slot >= 0
         keep = self._share_enough(owner, in_items, n_docs)
         if keep.any():
             candidates = np.flatnonzero(keep)
             rows = keep[owner]
-            state.seen[np.searchsorted(self.shingle_keys.keys, sh32[rows & in_items].astype(np.uint64))] = True
+            state.seen[slot[rows & in_items]] = True
             remap = np.full(n_docs, -1)
             remap[candidates] = np.arange(len(candidates))
-            sigs = self.minhash_signatures(sh32[rows], remap[owner[rows]], len(candidates))
+            sigs = self.minhash_signatures(self._exact_shingles(words, at[rows]), remap[owner[rows]], len(candidates))
             q, item, jac = self.lsh.query(sigs)
             if len(q):  # per item: the best Jaccard, the first document reaching it
                 order = np.lexsort((q, -jac, item))

@@ -3,9 +3,11 @@
 Key: a sha256 over the index's settings (n, shingle, threshold, num_perm, seed, min_words, the
 boilerplate rule), ``VERSION`` (bumped when the index layout or the hashing changes) and every item's
 suite and text in order: a suite's new version, data file or ``process_docs`` changes the texts and
-so the key. Value: the index's arrays in one uncompressed ``.npz`` under
-``<medtune cache>/leakage_index/``, written to a temporary file and renamed (a torn or unreadable
-file is rebuilt, never trusted). The newest ``KEEP`` entries are kept.
+so the key. Value: the index's arrays, bitmaps and LSH tables included, in one uncompressed file under
+``<medtune cache>/leakage_index/`` (a JSON table of contents, then each array's bytes 64-byte aligned),
+memory-mapped on load so a warm audit reads only the pages it touches. It is written to a temporary
+file and renamed; a torn, truncated or foreign file is rebuilt, never trusted. The newest ``KEEP``
+entries are kept.
 """
 
 from __future__ import annotations
@@ -14,22 +16,21 @@ import hashlib
 import json
 import os
 import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-VERSION = 2
+VERSION = 4
+MAGIC = b"MEDTUNE-INDEX\n"
+SUFFIX = ".idx"
 KEEP = 4
 
 
 def key(index) -> str:
     h = hashlib.sha256(json.dumps({"version": VERSION, **index.settings_key()}, sort_keys=True).encode())
-    for item in index.items:
-        h.update(item.suite.encode())
-        h.update(b"\x00")
-        h.update(item.text.encode())
-        h.update(b"\x01")
+    h.update("\x00".join([item.suite for item in index.items]).encode())
+    h.update(np.asarray(index.of_item, np.int64).tobytes())  # which distinct text each item has
+    h.update(b"\x00".join([t.encode() for t in index.texts]))
     return h.hexdigest()[:32]
 
 
@@ -40,20 +41,60 @@ def folder() -> Path:
 
 
 def path_of(index) -> Path:
-    return folder() / f"{key(index)}.npz"
+    return folder() / f"{key(index)}{SUFFIX}"
 
 
 def load(index) -> dict[str, np.ndarray] | None:
     path = path_of(index)
     try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        arrays = read(path)
+    except (OSError, ValueError, KeyError, TypeError):
         return None
     if len(arrays.get("lengths", ())) != len(index.texts) or "sigs" not in arrays:
         return None
     os.utime(path)  # recently used: kept by the pruning
     return arrays
+
+
+def read(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of a file ``write`` wrote, memory-mapped (read-only); ValueError if it is not one, or torn."""
+    import mmap
+
+    with open(path, "rb") as fh:
+        mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)  # stays mapped while arrays refer to it
+    head = mm[: len(MAGIC) + 8]
+    if not head.startswith(MAGIC):
+        raise ValueError(f"{path}: not a medtune index file")
+    size = int.from_bytes(head[len(MAGIC):], "little")
+    toc = json.loads(mm[len(MAGIC) + 8: len(MAGIC) + 8 + size])
+    if toc.get("bytes") != len(mm):
+        raise ValueError(f"{path}: torn ({len(mm)} of {toc.get('bytes')} bytes)")
+    out = {}
+    for name, (dtype, shape, offset) in toc["arrays"].items():
+        dt = np.dtype(dtype)
+        count = int(np.prod(shape, dtype=np.int64))
+        out[name] = np.frombuffer(mm, dt, count, offset).reshape(shape)  # plain arrays over the mapping
+    return out
+
+
+def write(fh, arrays: dict[str, np.ndarray]) -> None:
+    arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
+    toc, offset = {}, 0
+    for name, a in arrays.items():
+        toc[name] = [a.dtype.str, list(a.shape), offset]
+        offset += -(-a.nbytes // 64) * 64
+    # the table of contents holds absolute offsets: size it with placeholder offsets first, then fix them
+    def encode(base: int) -> bytes:
+        shifted = {k: [d, s, o + base] for k, (d, s, o) in toc.items()}
+        return json.dumps({"arrays": shifted, "bytes": base + offset}).encode()
+
+    base = -(-(len(MAGIC) + 8 + len(encode(10 ** 12))) // 64) * 64
+    body = encode(base)
+    fh.write(MAGIC + len(body).to_bytes(8, "little") + body)
+    fh.write(b"\0" * (base - len(MAGIC) - 8 - len(body)))
+    for a in arrays.values():
+        fh.write(memoryview(a).cast("B") if a.nbytes else b"")
+        fh.write(b"\0" * (-(-a.nbytes // 64) * 64 - a.nbytes))
 
 
 def save(index, arrays: dict[str, np.ndarray]) -> None:
@@ -62,10 +103,10 @@ def save(index, arrays: dict[str, np.ndarray]) -> None:
         where.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=where, suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
+            write(fh, arrays)
         os.replace(tmp, path_of(index))
-        entries = sorted(where.glob("*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in entries[KEEP:]:
+        entries = sorted(where.glob(f"*{SUFFIX}"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in entries[KEEP:] + list(where.glob("*.npz")):  # .npz: the layout before VERSION 3
             old.unlink(missing_ok=True)
     except OSError:  # a read-only or full cache: the audit works without it
         try:

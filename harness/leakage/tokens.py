@@ -44,10 +44,17 @@ def word_hash(w: str) -> int:
 
 
 class WordHasher:
-    """Stable 64-bit word hashes (blake2b), cached per distinct word."""
+    """Stable 64-bit word hashes (blake2b), cached per distinct word.
+
+    ``know(words, hashes)`` gives it a vocabulary hashed before (the suite items', from the index
+    cache): ``scan_block`` then looks the block's words up in it in Arrow (C++) and gives every other
+    word the placeholder ``UNKNOWN``: a word no item has can be in no item n-gram or shingle, so only
+    the few documents that get sketched need those words' real hashes (``ScanWords.exact``)."""
 
     def __init__(self):
         self.cache: dict[str, int] = {}
+        self._known = None
+        self._known_hashes = np.zeros(0, np.uint64)
 
     def __call__(self, ws: list[str]) -> np.ndarray:
         cache = self.cache
@@ -55,22 +62,82 @@ class WordHasher:
             cache[w] = word_hash(w)
         return np.fromiter(map(cache.__getitem__, ws), dtype=np.uint64, count=len(ws))
 
-    def block(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """(word hashes, is-separator) of a block: one separator between consecutive lines."""
+    def _encode(self, text: str):
         import pyarrow as pa
         import pyarrow.compute as pc
 
         norm = pa.array([normalize_block(text)], pa.large_binary()).cast(pa.large_string())
-        words = pc.ascii_split_whitespace(norm).flatten()
-        enc = pc.dictionary_encode(words)
-        vocab = enc.dictionary.to_pylist()
-        hashes = self(vocab)
+        enc = pc.dictionary_encode(pc.ascii_split_whitespace(norm).flatten())
+        vocab = enc.dictionary
         idx = enc.indices.to_numpy()
-        empty = vocab.index("") if "" in vocab else -1  # Arrow's empty first/last word around edge spaces
-        if empty >= 0:
+        empty, sep = pc.index(vocab, "").as_py(), pc.index(vocab, SEP).as_py()  # linear, no hash table
+        if empty >= 0:  # Arrow's empty first/last word around edge spaces
             idx = idx[idx != empty]
-        sep = vocab.index(SEP) if SEP in vocab else -1
-        return hashes[idx], idx == sep
+        return vocab, idx, idx == sep
+
+    def block(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """(word hashes, is-separator) of a block: one separator between consecutive lines."""
+        vocab, idx, is_sep = self._encode(text)
+        return self(vocab.to_pylist())[idx], is_sep
+
+    # -- a known vocabulary ------------------------------------------------------------------
+    def vocabulary(self) -> dict[str, np.ndarray]:
+        """The words hashed so far (the items' words, after the index build), as arrays ``know`` takes."""
+        import pyarrow as pa
+
+        words = pa.array(list(self.cache), pa.large_string())
+        offsets, data = words.buffers()[1:]
+        n = len(words)
+        return {"vocab_offsets": np.frombuffer(offsets, np.int64, n + 1).copy(),
+                "vocab_data": np.frombuffer(data, np.uint8, int(np.frombuffer(offsets, np.int64, n + 1)[-1])).copy()
+                if n else np.zeros(0, np.uint8),
+                "vocab_hash": np.fromiter(self.cache.values(), np.uint64, n)}
+
+    def know(self, offsets: np.ndarray, data: np.ndarray, hashes: np.ndarray) -> None:
+        import pyarrow as pa
+
+        self._known = pa.LargeStringArray.from_buffers(len(hashes), pa.py_buffer(offsets), pa.py_buffer(data))
+        self._known_hashes = hashes
+
+    def scan_block(self, text: str) -> "ScanWords":
+        """A corpus block's words: real hashes of known words, ``UNKNOWN`` for the others (all real if
+        no vocabulary is known)."""
+        import pyarrow.compute as pc
+
+        vocab, idx, is_sep = self._encode(text)
+        if self._known is None:
+            return ScanWords(self(vocab.to_pylist())[idx], is_sep, None, vocab, idx, self)
+        # the hash table over the block's (smaller) vocabulary, probed by every known word
+        at = pc.index_in(self._known, value_set=vocab).fill_null(-1).to_numpy()
+        mine = at >= 0
+        hashes = np.full(len(vocab), UNKNOWN, np.uint64)
+        hashes[at[mine]] = self._known_hashes[mine]
+        unknown = np.ones(len(vocab), bool)
+        unknown[at[mine]] = False
+        return ScanWords(hashes[idx], is_sep, unknown[idx], vocab, idx, self)
+
+
+UNKNOWN = np.uint64(0x9E3779B97F4A7C15)  # the hash of every word the items do not have
+
+
+class ScanWords:
+    """A tokenised corpus block: ``wh`` word hashes (``UNKNOWN`` where ``unknown``), ``is_sep``."""
+
+    def __init__(self, wh, is_sep, unknown, vocab, idx, hasher):
+        self.wh, self.is_sep, self.unknown = wh, is_sep, unknown
+        self._vocab, self._idx, self._hasher = vocab, idx, hasher
+
+    def exact(self, positions: np.ndarray) -> np.ndarray:
+        """The real hashes of the words at ``positions`` (blake2b of the unknown ones, now)."""
+        out = self.wh[positions]
+        if self.unknown is None:
+            return out
+        miss = self.unknown[positions]
+        if miss.any():
+            ids = self._idx[positions[miss]]
+            distinct, inverse = np.unique(ids, return_inverse=True)
+            out[miss] = self._hasher(self._vocab.take(distinct).to_pylist())[inverse]
+        return out
 
 
 class Powers:

@@ -1,0 +1,65 @@
+"""The contamination scan on forked processes gives the rows of one process, and its parts travel compactly."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from harness import corpus
+from harness.leakage import parallel
+from harness.leakage.contamination import contamination
+from harness.leakage.index import ContaminationIndex, Item
+
+pytestmark = pytest.mark.skipif(not parallel.usable(2), reason="needs fork")
+
+
+def _items(k=40, seed=5):
+    rng = np.random.default_rng(seed)
+    vocab = [f"w{i}" for i in range(600)]
+    return [Item("s", str(i), " ".join(rng.choice(vocab, 30))) for i in range(k)]
+
+
+def _corpus(tmp_path, items):
+    rng = np.random.default_rng(6)
+    lines = [" ".join(rng.choice([f"f{i}" for i in range(300)], 20)) for _ in range(400)]
+    for at, i in ((30, 3), (150, 11), (390, 25)):
+        lines[at] = items[i].text
+    for at in range(60, 400, 25):  # item 3 again in most blocks, item 11 in later ones: the first source is kept
+        lines[at] = items[3].text
+        lines[at + 1] = items[11].text
+    near = items[17].text.split()
+    lines[260] = " ".join(w if k % 9 else "zz" for k, w in enumerate(near))  # a near duplicate
+    lines[270] = items[8].text.split(" ", 12)[-1] + " and unseen words tail"  # a partial one
+    path = tmp_path / "c.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_two_processes_give_the_rows_of_one(tmp_path, monkeypatch):
+    items = _items()
+    path = _corpus(tmp_path, items)
+    one, s1 = contamination(items, corpus_specs=[str(path)], workers=1)
+    monkeypatch.setattr(parallel, "PARALLEL_BLOCK_CHARS", 2000)  # many blocks, so both processes scan some
+    calls = []
+    scan = parallel.scan_blocks
+    monkeypatch.setattr(parallel, "scan_blocks", lambda *a, **k: calls.append(a[2]) or scan(*a, **k))
+    two, s2 = contamination(items, corpus_specs=[str(path)], workers=2)
+    assert calls == [2] and len(list(corpus.blocks([path], block_chars=2000))) > 10
+    assert two == one
+    assert (s2.documents, s2.bytes, s2.sketched) == (s1.documents, s1.bytes, s1.sketched)
+    flagged = {r["doc_id"]: r["matched_source"] for r in one if r["contaminated"]}
+    assert flagged["3"] == f"{path}:31" and flagged["11"] == f"{path}:62" and "17" in flagged
+
+
+def test_a_scan_state_pickles_to_the_same_state_and_small():
+    items = _items()
+    index = ContaminationIndex(items, cache=False)
+    from harness.leakage.text import Document
+
+    state = index.scan_blocks([next(iter(corpus.documents_to_blocks([Document("c:1", items[2].text)])))])
+    back = pickle.loads(pickle.dumps(state))
+    assert np.array_equal(back.best, state.best) and np.array_equal(back.seen, state.seen)
+    assert back.found == state.found and back.best_src == state.best_src
+    assert len(pickle.dumps(state)) < state.seen.nbytes + state.best.nbytes
