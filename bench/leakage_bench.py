@@ -106,11 +106,12 @@ def planted(items, corpus: Path, n_plant: int = 200, seed: int = 0) -> None:
               f"[targets: all verbatim, AUROC >= 0.99, FP < 0.5%]")
 
 
-def peak_rss_child(corpus: Path, mb: int) -> None:
+def peak_rss_child(corpus: Path, mb: int, workers: int = 2) -> None:
     """Each size in its own process: ru_maxrss is the peak of the whole process."""
     import subprocess
 
-    out = subprocess.run([sys.executable, __file__, "--rss-child", str(mb), "--data-root", str(corpus.parents[1])],
+    out = subprocess.run([sys.executable, __file__, "--rss-child", str(mb), "--data-root", str(corpus.parents[1]),
+                          "--workers", str(workers)],
                          capture_output=True, text=True)
     print(out.stdout.rstrip() or out.stderr[-2000:])
 
@@ -125,7 +126,7 @@ def _rss(field: str) -> float:
     return 0.0
 
 
-def peak_rss(corpus: Path, items, mb: int) -> None:
+def peak_rss(corpus: Path, items, mb: int, workers: int = 2) -> None:
     """Stream a generated corpus of ``mb`` MB (the shipped one repeated, gzip) and report peak RSS."""
     import gzip
     import resource
@@ -146,11 +147,15 @@ def peak_rss(corpus: Path, items, mb: int) -> None:
     with contextlib.suppress(OSError):  # Linux: reset the peak, so it is the scan's (not the suite loading's)
         Path("/proc/self/clear_refs").write_text("5")
     t0 = time.perf_counter()
-    rows, stats = contamination(items, corpus_specs=[str(path)])
+    rows, stats = contamination(items, corpus_specs=[str(path)], workers=workers)
+    seconds = time.perf_counter() - t0
     after = _rss("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest forked scan worker
     print(f"  streaming {stats.bytes / 1e6:,.0f} MB (gzip, {stats.documents:,} documents, {stats.sketched:,} sketched) "
-          f"in {time.perf_counter() - t0:.1f} s: peak RSS during the scan {after:,.0f} MB (RSS before it {now:,.0f} MB "
-          f"with the suite items loaded; process peak before it {before:,.0f} MB, from loading the suites)")
+          f"in {seconds:.1f} s ({stats.bytes / 1e6 / seconds:.1f} MB/s, {workers} processes): peak RSS during the scan "
+          f"{after:,.0f} MB in this process, {worker:,.0f} MB in the largest worker (pages shared with this process "
+          f"count in both) (RSS before it {now:,.0f} MB with the suite items loaded; process peak before it "
+          f"{before:,.0f} MB, from loading the suites)")
     path.unlink()
 
 
@@ -216,7 +221,7 @@ def main() -> None:
         import tempfile
 
         os.environ["MEDTUNE_CACHE"] = tempfile.mkdtemp(prefix="leakage_rss_")
-        peak_rss(corpus, suite_items(root)[0], args.rss_child)
+        peak_rss(corpus, suite_items(root)[0], args.rss_child, args.workers)
         return
 
     t0 = time.perf_counter()
@@ -232,7 +237,8 @@ def main() -> None:
     import tempfile
 
     warm_dir = tempfile.mkdtemp(prefix="leakage_warm_")
-    ours(items, corpus, args.engine, warm_dir, args.workers)  # fills the warm cache (not timed)
+    if args.runs:
+        ours(items, corpus, args.engine, warm_dir, args.workers)  # fills the warm cache (not timed)
     timings = {"cold": ([], []), "warm": ([], [])}
     for i in range(args.runs):
         for kind in ("cold", "warm"):
@@ -265,6 +271,8 @@ def main() -> None:
                   f"; 13-gram only, Python mode): median {p:.2f} s wall / {pc:.2f} s CPU over {len(walls)} runs, "
                   f"{mb / p:.2f} MB/s wall")
     for kind, (walls, cpus) in timings.items():
+        if not walls:
+            continue
         o, oc = statistics.median(walls), statistics.median(cpus)
         print(f"ours, {kind} index (13-gram + MinHash LSH, {args.workers} processes): median {o:.2f} s wall / "
               f"{oc:.2f} s CPU over {len(walls)} runs, {mb / o:.2f} MB/s wall, {mb / oc:.2f} MB/s CPU [target >= 25 MB/s: "
@@ -275,7 +283,7 @@ def main() -> None:
     if args.planted:
         planted(items, corpus, args.planted)
     for size in args.rss_mb:
-        peak_rss_child(corpus, size)
+        peak_rss_child(corpus, size, args.workers)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 if __name__ == "__main__":

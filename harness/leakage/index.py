@@ -344,7 +344,7 @@ class ContaminationIndex:
         if long_ms:
             f = min(long_ms)
             hf, vf = grams.all(f)
-            out["fkeys"] = np.unique(hf[vf & (lengths[owner_all[: len(hf)]] >= f)])
+            out["fbits"] = _bitmap(hf[vf & (lengths[owner_all[: len(hf)]] >= f)])  # every item f-gram (repeats are harmless)
         sh, valid = grams.all(self.shingle)
         out["item_sh32"] = (sh[valid] >> np.uint64(32)).astype(np.uint32)
         out["item_owner"] = owner_all[: len(sh)][valid]
@@ -357,10 +357,11 @@ class ContaminationIndex:
             out[f"bits{m}"], out[f"starts{m}"] = ks.bitmap, ks.starts
         ks = KeySet(out["shkeys"], sorted_unique=True)
         out["shbits"], out["shstarts"] = ks.bitmap, ks.starts
-        if "fkeys" in out:
-            out["fbits"] = _bitmap(out["fkeys"])
         has = self._sketched(out["item_owner"])
         out.update(self.hasher.vocabulary())  # the items' words and their hashes (see WordHasher.know)
+        for name, a in out.items():  # positions and item numbers fit 32 bits: half the cache file to write and read
+            if a.dtype == np.int64 and not name.startswith("vocab") and (not len(a) or a.max() < 2**31):
+                out[name] = a.astype(np.int32)
         out["lsh_keys"], out["lsh_order"] = BandLSH(out["sigs"][has], has, RETRIEVE * self.threshold, self.num_perm).arrays()
         return out
 
@@ -380,7 +381,7 @@ class ContaminationIndex:
         self.short_ms = [m for m in ms if m < min(self.n, self.min_words)]
         self.f = min(self.long_ms) if self.long_ms else None
         if self.f is not None:
-            self.filter_bits = a["fbits"] if "fbits" in a else _bitmap(a["fkeys"])
+            self.filter_bits = a["fbits"]
         self.item_sh32, self.item_owner = a["item_sh32"], a["item_owner"]
         self.shingle_keys = KeySet(a["shkeys"], sorted_unique=True, bitmap=a.get("shbits"),
                                    starts=a.get("shstarts"))

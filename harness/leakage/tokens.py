@@ -2,9 +2,12 @@
 
 A block holds many documents, one a line. The janitor normalisation (``text.normalize``: ASCII
 lower-case, ASCII punctuation deleted) and every other whitespace character mapped to a space run as
-one ``bytes.translate`` over the UTF-8 block (non-ASCII whitespace first replaced by a regex); newlines become a separator word; Arrow splits the block into words and
-dictionary-encodes them (C++), so only the block's *distinct* words meet Python, each hashed once
-(blake2b, cached across blocks). The words are exactly ``normalize(line).split()`` of each line.
+one ``bytes.translate`` over the UTF-8 block (non-ASCII whitespace first replaced by a regex); newlines
+become a separator word; Arrow splits the block into words and dictionary-encodes them (C++). The suite
+items' words are hashed once each (blake2b) when the index is built and kept with it; a corpus block's
+distinct words are looked up among them in Arrow, and the others get a placeholder (``UNKNOWN``): only
+words of documents that get sketched are hashed for real. The words are exactly
+``normalize(line).split()`` of each line.
 
 An m-gram hash is the polynomial ``sum_j w[i+j] * P^(m-1-j)`` mod 2^64 (the rolling hash the index
 has always used). With ``T_k = sum_{t<k} w[t] * P^-t`` it is ``(T[i+m] - T[i]) * P^(i+m-1)``: one
@@ -105,8 +108,9 @@ class WordHasher:
         import pyarrow.compute as pc
 
         vocab, idx, is_sep = self._encode(text)
-        if self._known is None:
-            return ScanWords(self(vocab.to_pylist())[idx], is_sep, None, vocab, idx, self)
+        if self._known is None:  # hashed here, not cached: a corpus vocabulary has no bound
+            words = vocab.to_pylist()
+            return ScanWords(np.fromiter(map(word_hash, words), np.uint64, len(words))[idx], is_sep, None, vocab, idx)
         # the hash table over the block's (smaller) vocabulary, probed by every known word
         at = pc.index_in(self._known, value_set=vocab).fill_null(-1).to_numpy()
         mine = at >= 0
@@ -114,7 +118,7 @@ class WordHasher:
         hashes[at[mine]] = self._known_hashes[mine]
         unknown = np.ones(len(vocab), bool)
         unknown[at[mine]] = False
-        return ScanWords(hashes[idx], is_sep, unknown[idx], vocab, idx, self)
+        return ScanWords(hashes[idx], is_sep, unknown[idx], vocab, idx)
 
 
 UNKNOWN = np.uint64(0x9E3779B97F4A7C15)  # the hash of every word the items do not have
@@ -123,9 +127,9 @@ UNKNOWN = np.uint64(0x9E3779B97F4A7C15)  # the hash of every word the items do n
 class ScanWords:
     """A tokenised corpus block: ``wh`` word hashes (``UNKNOWN`` where ``unknown``), ``is_sep``."""
 
-    def __init__(self, wh, is_sep, unknown, vocab, idx, hasher):
+    def __init__(self, wh, is_sep, unknown, vocab, idx):
         self.wh, self.is_sep, self.unknown = wh, is_sep, unknown
-        self._vocab, self._idx, self._hasher = vocab, idx, hasher
+        self._vocab, self._idx = vocab, idx
 
     def exact(self, positions: np.ndarray) -> np.ndarray:
         """The real hashes of the words at ``positions`` (blake2b of the unknown ones, now)."""
@@ -136,7 +140,8 @@ class ScanWords:
         if miss.any():
             ids = self._idx[positions[miss]]
             distinct, inverse = np.unique(ids, return_inverse=True)
-            out[miss] = self._hasher(self._vocab.take(distinct).to_pylist())[inverse]
+            words = self._vocab.take(distinct).to_pylist()  # not cached: a corpus vocabulary has no bound
+            out[miss] = np.fromiter(map(word_hash, words), np.uint64, len(words))[inverse]
         return out
 
 
