@@ -73,7 +73,9 @@ def _contamination(items, documents, n, threshold, shingle, num_perm, min_overla
                    corpus_specs, text_field, engine, scheduler, workers):
     from harness import corpus
 
-    index = ContaminationIndex(items, n=n, shingle=shingle, threshold=threshold, num_perm=num_perm, common=common)
+    jobs = min(workers or 2, os.cpu_count() or 1)
+    index = ContaminationIndex(items, n=n, shingle=shingle, threshold=threshold, num_perm=num_perm, common=common,
+                               workers=jobs if engine == "local" else 1)
     specs = list(corpus_specs or [])
     if engine == "dask":
         from harness.leakage.engine import dask_scan
@@ -83,7 +85,6 @@ def _contamination(items, documents, n, threshold, shingle, num_perm, min_overla
     elif engine == "local":
         from harness.leakage import parallel
 
-        jobs = min(workers or 2, os.cpu_count() or 1)
         size = {"block_chars": parallel.PARALLEL_BLOCK_CHARS} if parallel.usable(jobs) else {}
         blocks = itertools.chain(as_blocks(documents, **size), corpus.blocks(specs, text_field, **size) if specs else ())
         t0 = time.perf_counter()

@@ -36,6 +36,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from harness.corpus import Block, Document, documents_to_blocks
+from harness.leakage.forked import Background, usable
 from harness.leakage.tokens import PRIME as _PRIME, Grams, WordHasher
 
 RETRIEVE = 0.6  # LSH retrieval threshold, as a share of the flagging threshold
@@ -282,13 +283,14 @@ class BandLSH:
 class ContaminationIndex:
     def __init__(self, items: list[Item], n: int = 13, shingle: int = 3, threshold: float = 0.5,
                  num_perm: int = 64, seed: int = 1, min_words: int = 8, common: int | None = COMMON,
-                 cache: bool | None = None):
+                 cache: bool | None = None, workers: int = 1):
         """``cache``: load the built index from the medtune cache dir, or build and save it there
-        (None: when the items hold at least ``CACHE_MIN_CHARS`` characters; small indexes build in no time)."""
+        (None: when the items hold at least ``CACHE_MIN_CHARS`` characters; small indexes build in no time).
+        ``workers`` > 1: a big index builds its shingle side (sketches) in a forked process meanwhile."""
         from datasketch import MinHash
 
         self.items, self.n, self.shingle, self.threshold, self.min_words = items, n, shingle, threshold, min_words
-        self.num_perm, self.common = num_perm, common
+        self.num_perm, self.common, self.workers = num_perm, common, workers
         self.hasher = WordHasher()
         self._proto = MinHash(num_perm=num_perm, seed=seed)
         # suites share items (pubmedqa / pubmedqa_noabstract): index each distinct text once
@@ -324,6 +326,8 @@ class ContaminationIndex:
         lengths = np.bincount(owner_all[~is_sep], minlength=len(self.texts)).astype(np.int64)
         starts = np.r_[0, np.flatnonzero(is_sep) + 1].astype(np.int64)
         m_of = np.minimum(n, lengths)
+        big = len(wh) >= CACHE_MIN_CHARS // 8
+        shingles = Background(lambda: self._build_shingles(grams, owner_all), use=big and usable(self.workers))
         out: dict[str, np.ndarray] = {"lengths": lengths}
         # each item's n-grams, or (shorter than n) the whole item as one m-gram: (owner, hash, word offset)
         for m in np.unique(m_of[m_of > 0]).tolist():
@@ -336,33 +340,41 @@ class ContaminationIndex:
                 pos = np.flatnonzero(valid & (m_of[owner_all[: len(h)]] == m))
                 own, h = owner_all[pos], h[pos]
                 off = pos - starts[own]
-            uniq, inverse, counts = np.unique(h, return_inverse=True, return_counts=True)
-            counted = self._not_boilerplate(own, inverse, counts) if m == n else np.ones(len(h), bool)
-            out.update({f"own{m}": own, f"hash{m}": h, f"off{m}": off, f"keys{m}": uniq, f"counted{m}": counted})
+            if m == n:
+                uniq, inverse, counts = np.unique(h, return_inverse=True, return_counts=True)
+                counted = self._not_boilerplate(own, inverse, counts)
+            else:
+                uniq, counted = np.unique(h), np.ones(len(h), bool)
+            ks = KeySet(uniq, sorted_unique=True)
+            out.update({f"own{m}": own, f"hash{m}": h, f"off{m}": off, f"keys{m}": ks.keys, f"counted{m}": counted,
+                        f"bits{m}": ks.bitmap, f"starts{m}": ks.starts})
         ms = [int(k[4:]) for k in out if k.startswith("keys")]
         long_ms = [m for m in ms if m >= min(n, min_words)]
         if long_ms:
             f = min(long_ms)
             hf, vf = grams.all(f)
             out["fbits"] = _bitmap(hf[vf & (lengths[owner_all[: len(hf)]] >= f)])  # every item f-gram (repeats are harmless)
-        sh, valid = grams.all(self.shingle)
-        out["item_sh32"] = (sh[valid] >> np.uint64(32)).astype(np.uint32)
-        out["item_owner"] = owner_all[: len(sh)][valid]
-        out["sigs"] = self.minhash_signatures(out["item_sh32"], out["item_owner"], len(self.texts))
-        # the distinct item shingles, and each item shingle row's place among them (what a scan marks as seen)
-        out["shkeys"], out["shslot"] = np.unique(out["item_sh32"].astype(np.uint64), return_inverse=True)
-        # what _setup derives, built here once so a cached index loads ready to scan
-        for m in ms:
-            ks = KeySet(out[f"keys{m}"], sorted_unique=True)
-            out[f"bits{m}"], out[f"starts{m}"] = ks.bitmap, ks.starts
-        ks = KeySet(out["shkeys"], sorted_unique=True)
-        out["shbits"], out["shstarts"] = ks.bitmap, ks.starts
+        out.update(shingles.get())
         has = self._sketched(out["item_owner"])
         out.update(self.hasher.vocabulary())  # the items' words and their hashes (see WordHasher.know)
         for name, a in out.items():  # positions and item numbers fit 32 bits: half the cache file to write and read
             if a.dtype == np.int64 and not name.startswith("vocab") and (not len(a) or a.max() < 2**31):
                 out[name] = a.astype(np.int32)
         out["lsh_keys"], out["lsh_order"] = BandLSH(out["sigs"][has], has, RETRIEVE * self.threshold, self.num_perm).arrays()
+        return out
+
+    def _build_shingles(self, grams: Grams, owner_all: np.ndarray) -> dict[str, np.ndarray]:
+        """The items' shingles, their MinHash signatures, and the distinct shingles with each shingle row's
+        place among them (what a scan marks as seen), with the key set's bitmap and bucket starts."""
+        out = {}
+        sh, valid = grams.all(self.shingle)
+        out["item_sh32"] = (sh[valid] >> np.uint64(32)).astype(np.uint32)
+        out["item_owner"] = owner_all[: len(sh)][valid].astype(np.int32)
+        out["sigs"] = self.minhash_signatures(out["item_sh32"], out["item_owner"], len(self.texts))
+        out["shkeys"], slot = np.unique(out["item_sh32"].astype(np.uint64), return_inverse=True)
+        out["shslot"] = slot.astype(np.int32)
+        ks = KeySet(out["shkeys"], sorted_unique=True)
+        out["shbits"], out["shstarts"] = ks.bitmap, ks.starts
         return out
 
     def _sketched(self, item_owner: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ from multiprocessing.pool import AsyncResult
 from typing import Callable, Iterable
 
 from harness.corpus import Block
+from harness.leakage.forked import usable
 from harness.leakage.index import ContaminationIndex, ScanState
 
 PARALLEL_BLOCK_CHARS = 1 << 20  # smaller blocks than one process reads, so the workers stay evenly busy
@@ -30,10 +31,6 @@ def _scan(block: Block) -> ScanState:
 
 def _get(part) -> ScanState:
     return part if isinstance(part, ScanState) else part.get()
-
-
-def usable(workers: int) -> bool:
-    return workers > 1 and "fork" in multiprocessing.get_all_start_methods()
 
 
 def scan_blocks(index: ContaminationIndex, blocks: Iterable[Block], workers: int,

@@ -63,3 +63,19 @@ def test_a_scan_state_pickles_to_the_same_state_and_small():
     assert np.array_equal(back.best, state.best) and np.array_equal(back.seen, state.seen)
     assert back.found == state.found and back.best_src == state.best_src
     assert len(pickle.dumps(state)) < state.seen.nbytes + state.best.nbytes
+
+
+def test_an_index_built_on_two_processes_equals_one_built_on_one(monkeypatch):
+    from harness.leakage import index as index_module
+
+    items = _items(k=60)
+    one = ContaminationIndex(items, cache=False, workers=1)._build()
+    monkeypatch.setattr(index_module, "CACHE_MIN_CHARS", 0)  # small as it is, build it as a big one
+    forks = []
+    background = index_module.Background
+    monkeypatch.setattr(index_module, "Background", lambda fn, use: forks.append(use) or background(fn, use))
+    two = ContaminationIndex(items, cache=False, workers=2)._build()
+    assert forks == [True, True]  # the constructor's build and this one
+    assert one.keys() == two.keys()
+    for name in one:
+        assert np.array_equal(one[name], two[name]), name
