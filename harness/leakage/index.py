@@ -28,6 +28,7 @@ index is cached on disk (``index_cache.py``), keyed by the items' suites and tex
 
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 from dataclasses import dataclass, field
@@ -219,6 +220,15 @@ class _Lazy:
         return r
 
 
+@functools.lru_cache(maxsize=None)
+def _bands(threshold: float, num_perm: int) -> tuple[int, int]:
+    """datasketch MinHashLSH's (b, r) for a threshold (it integrates to find them: worth keeping)."""
+    from datasketch import MinHashLSH
+
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    return lsh.b, lsh.r
+
+
 class BandLSH:
     """datasketch ``MinHashLSH``'s banding over item signatures, as sorted arrays: a query collides with
     an item when one band (``r`` consecutive signature values, ``b`` bands) is equal, exactly as
@@ -231,10 +241,7 @@ class BandLSH:
         All bands live in one sorted table of ``band << 59 | band hash >> 5`` (so one ``searchsorted``
         serves every band of every query); the 5 hash bits dropped only add collisions, and every
         collision is checked on the band's signature values."""
-        from datasketch import MinHashLSH
-
-        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-        self.b, self.r = lsh.b, lsh.r
+        self.b, self.r = _bands(threshold, num_perm)
         assert self.b <= 32
         self.sigs, self.ids = sigs, ids
         if tables is None or tables[0].shape != (self.b * len(sigs),):
