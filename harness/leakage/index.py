@@ -269,12 +269,14 @@ class BandLSH:
         if not len(sigs) or not len(self.keys):
             return empty, self.ids[empty], np.zeros(0)
         kq = self._keys(sigs).ravel()
+        by_key = np.argsort(kq)  # sorted needles: each binary search starts where the last one ended
+        kq = kq[by_key]
         lo = np.searchsorted(self.keys, kq, "left")
         cnt = np.searchsorted(self.keys, kq, "right") - lo
         total = int(cnt.sum())
         if not total:
             return empty, self.ids[empty], np.zeros(0)
-        qb = np.repeat(np.arange(len(kq)), cnt)  # query row * b + band
+        qb = np.repeat(by_key, cnt)  # query row * b + band
         within = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
         entry = self.order[np.repeat(lo, cnt) + within]
         q, band, row = qb // self.b, qb % self.b, entry // self.b
@@ -556,10 +558,16 @@ class ContaminationIndex:
 
     def _exact_shingles(self, words, starts: np.ndarray) -> np.ndarray:
         """32-bit shingle hashes at ``starts`` from the words' real hashes (what the sketches need)."""
+        k = self.shingle
+        wh = words.wh
+        if words.unknown is not None:  # the real hash of every word these shingles hold, each word once
+            at = np.unique((starts[:, None] + np.arange(k)).ravel())
+            wh = wh.copy()
+            wh[at] = words.exact(at)
         h = np.zeros(len(starts), np.uint64)
         with np.errstate(over="ignore"):
-            for j in range(self.shingle):
-                h = h * _PRIME + words.exact(starts + j)
+            for j in range(k):
+                h = h * _PRIME + wh[starts + j]
         return (h >> np.uint64(32)).astype(np.uint32)
 
     def _scan_block(self, block: Block, state: ScanState, progress) -> None:
