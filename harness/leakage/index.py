@@ -8,7 +8,8 @@ Two tests per item, as in GPT-3 / lm-eval decontamination plus near-duplicate de
   training document. N-grams are 64-bit polynomial hashes of stable word hashes
   (``tokens.py``: a block of text is tokenised and hashed as arrays). A corpus position is looked
   up only if its f-gram (f = the shortest gram length that matches anywhere, 8 by default) is
-  some item's f-gram (a 2^26-bit bitmap), so the longer grams are hashed at few positions.
+  some item's f-gram (a packed 2^26-bit bitmap), so the longer grams are hashed at few positions;
+  a window through a word no item has (``tokens.UNKNOWN``) is never looked up.
 - **boilerplate is not evidence**: an n-gram found in more than ``common`` (3) distinct items of
   one suite ("which of the following is the most likely diagnosis ...") is phrasing the suite
   shares, so for that suite's items it neither counts as a match nor in the share's denominator.
@@ -18,12 +19,14 @@ Two tests per item, as in GPT-3 / lm-eval decontamination plus near-duplicate de
   shingles to occur in the item, so a training document is sketched only if that share of its
   shingles occurs in *some* item; an item counts only if that share of its shingles occurs in
   *some* sketched document (known at the end: the scan marks which item shingles it has seen).
-  Both filters are exact necessary conditions. Each block's sketches are matched as the block is
-  scanned and only the best match per item is kept, so memory does not grow with the corpus.
+  Both filters are exact necessary conditions (a shingle with a word no item has is no item's
+  shingle; the sketches use every word's real hash). Each block's sketches are matched as the block
+  is scanned and only the best match per item is kept, so memory does not grow with the corpus.
 
 The scan state (``ScanState``) of several shards merges (``merge``) into what one pass over all of
-them gives, which is how ``engine.py`` spreads a corpus over processes or a dask cluster. The built
-index is cached on disk (``index_cache.py``), keyed by the items' suites and texts and the settings.
+them gives, which is how ``parallel.py`` spreads a corpus over local processes and ``engine.py`` over a
+dask cluster. The built index is cached on disk (``index_cache.py``), keyed by the items' suites and
+texts and the settings; a big one builds its shingle side in a forked process (``forked.py``).
 """
 
 from __future__ import annotations
