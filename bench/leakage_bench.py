@@ -71,19 +71,10 @@ def planted(items, corpus: Path, n_plant: int = 200, seed: int = 0) -> None:
     picks = rng.sample(pool, n_plant)
     verbatim, edited = picks[: n_plant // 2], picks[n_plant // 2:]
 
-    def edit(text: str, rate: float = 0.08) -> str:
-        out = []
-        for w in text.split():
-            r = rng.random()
-            if r < rate / 2:
-                continue
-            out.append("patients" if r < rate else w)
-        return " ".join(out)
+    from harness.leakage.planted import plant
 
-    docs = [Document(f"{corpus}:{k}", line) for k, line in enumerate(corpus.read_text().splitlines(), 1)]
-    docs += [Document(f"verbatim:{i}", items[i].text) for i in verbatim]
-    docs += [Document(f"edited:{i}", edit(items[i].text)) for i in edited]
-    rng.shuffle(docs)
+    clean = [Document(f"{corpus}:{k}", line) for k, line in enumerate(corpus.read_text().splitlines(), 1)]
+    docs = plant(clean, items, verbatim, edited, rng)
     # Suites that read the same MedQA file (medqa_usmle_cot, ...) hold the same questions under the same ids:
     # their copy of a planted item is planted too, not a clean item falsely flagged.
     from suites import load_suite

@@ -9,6 +9,7 @@ import pytest
 
 from harness.leakage.contamination import contamination, split_overlap, suite_items
 from harness.leakage.index import ContaminationIndex, Item
+from harness.leakage.planted import plant
 from harness.leakage.text import Document, item_text, normalize
 
 CLEAN = [
@@ -19,17 +20,6 @@ CLEAN = [
 ] * 50
 
 
-def edit(text: str, rng: random.Random, rate: float = 0.08) -> str:
-    """A light edit: drop or replace about ``rate`` of the words."""
-    out = []
-    for w in text.split():
-        r = rng.random()
-        if r < rate / 2:
-            continue
-        out.append("patients" if r < rate else w)
-    return " ".join(out)
-
-
 @pytest.fixture(scope="module")
 def items(data_root):
     found, skipped = suite_items(data_root, ["medqa_usmle", "pubmedqa", "mmlu_medical"])
@@ -38,11 +28,7 @@ def items(data_root):
 
 
 def _corpus(items, verbatim, edited, rng):
-    docs = [Document(f"clean:{i}", t) for i, t in enumerate(CLEAN)]
-    docs += [Document(f"verbatim:{i}", items[i].text) for i in verbatim]
-    docs += [Document(f"edited:{i}", edit(items[i].text, rng)) for i in edited]
-    rng.shuffle(docs)
-    return docs
+    return plant([Document(f"clean:{i}", t) for i, t in enumerate(CLEAN)], items, verbatim, edited, rng)
 
 
 def test_known_answers(items):
