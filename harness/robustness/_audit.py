@@ -117,6 +117,5 @@ def _score(scorer: CachedScorer, items: list[tuple[int, dict]]):
     if not distributed.launched():
         return scorer.samples(items)
     out = distributed.map_slices(scorer.samples, items)
-    for (i, doc), sample in zip(items, out):
-        scorer._cache.setdefault((i, scorer.adapter.key(doc)), sample)
+    scorer.remember(items, out)
     return out

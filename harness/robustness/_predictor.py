@@ -31,6 +31,11 @@ class CachedScorer:
         self.partial_path = partial_path
         self.n_resumed = self._read_partial() if partial_path else 0
 
+    def remember(self, items: list[tuple[int, dict]], samples: list[Sample]) -> None:
+        """Samples another process scored (a rank's slice): later lookups of those documents hit the cache."""
+        for (i, doc), sample in zip(items, samples):
+            self._cache.setdefault((i, self.adapter.key(doc)), sample)
+
     def _disk_key(self, item: int, key) -> str:
         return json.dumps([str(self.adapter.docs[item]["id"]), key])
 
