@@ -378,7 +378,10 @@ def suite_data_files(suite, data_root: Path) -> list[Path]:
 
 
 def data_hash(suite, data_root: Path) -> str:
-    """Content hash of the suite's data files (names relative to the data root, and contents)."""
+    """Content hash of the suite's data files (names relative to the data root, and contents), and of
+    the hub split it reads instead where its local file is missing (``data.hub``)."""
+    from suites._hub import fingerprint
+
     h = hashlib.sha256()
     for path in suite_data_files(suite, data_root):
         try:
@@ -386,6 +389,9 @@ def data_hash(suite, data_root: Path) -> str:
         except ValueError:
             name = path.as_posix()
         h.update(f"{name}\0{cached_sha256(path)}\n".encode())
+    hub = fingerprint(suite.spec, data_root)
+    if hub:
+        h.update(f"hub\0{hub}\n".encode())
     return h.hexdigest()[:16]
 
 

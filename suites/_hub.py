@@ -83,6 +83,29 @@ def materialise(hub: HubSpec, tried: Path, suite: str) -> Path:
     return path
 
 
+def fingerprint(spec, data_root: Path | None) -> str | None:
+    """A content hash of what the suite reads from the hub, for run keys; None when it reads its local
+    file (or has no ``data.hub``). A ``process_docs`` suite reads the cached JSONL copy: its bytes are
+    hashed; a ``docs:`` mapping suite reads the split itself each time: its rows are hashed."""
+    hub = hub_spec(spec.data.hub)
+    if hub is None or data_root is None:
+        return None
+    tried = Path(data_root) / spec.data.path
+    if tried.exists():
+        return None
+    h = hashlib.sha256(json.dumps(hub.model_dump(), sort_keys=True).encode())
+    if spec.docs is None:
+        if spec.data.format != "jsonl":
+            return None  # the suite cannot read the hub at all (with_hub_fallback says so)
+        with open(materialise(hub, tried, spec.name), "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    else:
+        for row in load_records(hub, tried, spec.name):
+            h.update(json.dumps(row, sort_keys=True, default=str).encode() + b"\n")
+    return h.hexdigest()[:16]
+
+
 def with_hub_fallback(spec, data_root: Path):
     """``spec``, or a copy whose ``data.path`` is the hub copy when the local file is missing (a
     ``process_docs`` suite in jsonl format with ``data.hub``). Other suites are returned as they are:

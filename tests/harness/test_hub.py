@@ -88,3 +88,28 @@ def test_offline_the_error_names_the_local_path_and_the_hub_id(tmp_path, capsys,
     code, out, err = run_cli(capsys, "eval", "-v", str(tiny_causal), "-s", str(path), "--db", str(db),
                              "--data-root", str(tmp_path))
     assert code == 2 and "nobody/no-such-dataset" in err and "missing/test.jsonl" in err and not db.exists()
+
+
+def test_the_run_key_data_hash_covers_the_hub_rows_a_suite_reads(tmp_path, hub_folder):
+    """A suite reading the hub (its local file missing) is keyed by the rows it reads: other rows, another key."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from harness.evaluate import data_hash
+
+    suite = load_suite(str(_yaml(tmp_path, "{id: " + str(hub_folder) + ", split: test}")))
+    before = data_hash(suite, tmp_path)
+    assert data_hash(suite, tmp_path) == before
+    part = hub_folder / "data" / "test-00000-of-00001.parquet"
+    table = pq.read_table(part).to_pydict()
+    table["question"][1] = "Q2, reworded?"
+    pq.write_table(pa.table(table), part)
+    assert suite.docs(tmp_path)[1]["question"] == "Q2, reworded?"
+    assert data_hash(suite, tmp_path) != before
+    # with the local file present, the hub is not read and does not count
+    (tmp_path / "missing").mkdir()
+    (tmp_path / "missing/test.jsonl").write_text(json.dumps({"question": "local", "options": {"A": "p", "B": "q"},
+                                                             "answer_idx": "B"}) + "\n")
+    local = data_hash(suite, tmp_path)
+    pq.write_table(pa.table({k: v[:2] for k, v in table.items()}), part)
+    assert data_hash(suite, tmp_path) == local
