@@ -16,6 +16,19 @@ def _run():
     return _TASK()
 
 
+def quiet() -> None:
+    """A forked worker's initializer: Ctrl-C is this process's to handle (it stops the workers), so the
+    workers ignore it instead of each printing a KeyboardInterrupt traceback."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def pool(processes: int):
+    """A pool of ``processes`` forked workers that ignore Ctrl-C."""
+    return multiprocessing.get_context("fork").Pool(processes, initializer=quiet)
+
+
 def usable(workers: int) -> bool:
     return workers > 1 and "fork" in multiprocessing.get_all_start_methods()
 
@@ -29,7 +42,7 @@ class Background:
         if use and usable(2):
             _TASK = fn
             try:
-                self.pool = multiprocessing.get_context("fork").Pool(1)
+                self.pool = pool(1)
                 self.result = self.pool.apply_async(_run)
             finally:
                 _TASK = None  # the child has its copy

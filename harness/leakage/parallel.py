@@ -17,6 +17,7 @@ from multiprocessing.pool import AsyncResult
 from typing import Callable, Iterable
 
 from harness.corpus import Block
+from harness.leakage import forked
 from harness.leakage.forked import usable
 from harness.leakage.index import ContaminationIndex, ScanState
 
@@ -51,7 +52,7 @@ def scan_blocks(index: ContaminationIndex, blocks: Iterable[Block], workers: int
 
     _INDEX = index
     try:
-        with multiprocessing.get_context("fork").Pool(workers - 1) as pool:
+        with forked.pool(workers - 1) as pool:
             pending: collections.deque = collections.deque()  # per block in corpus order: a state or a task
             for block in itertools.chain(head, it):
                 busy = sum(isinstance(p, AsyncResult) and not p.ready() for p in pending)

@@ -79,3 +79,21 @@ def test_an_index_built_on_two_processes_equals_one_built_on_one(monkeypatch):
     assert one.keys() == two.keys()
     for name in one:
         assert np.array_equal(one[name], two[name]), name
+
+
+def _sigint_handler():
+    import signal
+
+    return signal.getsignal(signal.SIGINT)
+
+
+def test_forked_workers_leave_ctrl_c_to_this_process():
+    """Ctrl-C stops the scan from this process; the workers ignore it (no traceback from each of them)."""
+    import signal
+
+    from harness.leakage.forked import Background, pool
+
+    assert Background(_sigint_handler).get() == signal.SIG_IGN
+    with pool(1) as p:
+        assert p.apply(_sigint_handler) == signal.SIG_IGN
+    assert signal.getsignal(signal.SIGINT) != signal.SIG_IGN
