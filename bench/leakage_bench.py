@@ -150,6 +150,17 @@ def peak_rss(corpus: Path, items, mb: int, workers: int = 2) -> None:
     path.unlink()
 
 
+def _janitor(items):
+    """lm-eval's Janitor with every item registered (its import and C++-helper warnings silenced)."""
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        from lm_eval.decontamination.janitor import Janitor
+
+        janitor = Janitor(ngram_n=13)
+        for item in items:
+            janitor.register_contaminant_python(item.text)
+    return janitor
+
+
 def peer(items, corpus: Path, pickled: str | None = None) -> tuple[float, float, int]:
     """The Janitor: items registered (or, ``pickled``, its n-gram set loaded from a pickle: the peer's
     own "warm" run), then every corpus line tested."""
@@ -158,37 +169,30 @@ def peer(items, corpus: Path, pickled: str | None = None) -> tuple[float, float,
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         from lm_eval.decontamination.janitor import Janitor, word_ngrams
 
-        t0, c0 = time.perf_counter(), _cpu()
+    t0, c0 = time.perf_counter(), _cpu()
+    if pickled:  # its save_contamination_ngrams pickles the file name, not the set: pickle the set
         janitor = Janitor(ngram_n=13)
-        if pickled:  # its save_contamination_ngrams pickles the file name, not the set: pickle the set
-            with open(pickled, "rb") as fh:
-                janitor.dirt_ngrams = pickle.load(fh)
-        else:
-            for item in items:
-                janitor.register_contaminant_python(item.text)
-        dirty_lines = 0
-        with open(corpus, encoding="utf-8") as fh:
-            for line in fh:
-                # clean_python's test, without its chunk splicing: does any 13-gram of the line match?
-                if any(janitor.normalize_string(g) in janitor.dirt_ngrams for g in word_ngrams(line, 13)):
-                    dirty_lines += 1
-        seconds, cpu = time.perf_counter() - t0, _cpu() - c0
-    return seconds, cpu, dirty_lines
+        with open(pickled, "rb") as fh:
+            janitor.dirt_ngrams = pickle.load(fh)
+    else:
+        janitor = _janitor(items)
+    dirty_lines = 0
+    with open(corpus, encoding="utf-8") as fh:
+        for line in fh:
+            # clean_python's test, without its chunk splicing: does any 13-gram of the line match?
+            if any(janitor.normalize_string(g) in janitor.dirt_ngrams for g in word_ngrams(line, 13)):
+                dirty_lines += 1
+    return time.perf_counter() - t0, _cpu() - c0, dirty_lines
 
 
 def pickle_peer(items) -> str:
+    """The registered Janitor's n-gram set, pickled to a temporary file (made untimed)."""
     import pickle
     import tempfile
 
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        from lm_eval.decontamination.janitor import Janitor
-
-        janitor = Janitor(ngram_n=13)
-        for item in items:
-            janitor.register_contaminant_python(item.text)
     fd, path = tempfile.mkstemp(suffix=".pkl")
     with os.fdopen(fd, "wb") as fh:
-        pickle.dump(janitor.dirt_ngrams, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(_janitor(items).dirt_ngrams, fh, protocol=pickle.HIGHEST_PROTOCOL)
     return path
 
 

@@ -7,7 +7,6 @@ import gc
 import itertools
 import json
 import os
-import time
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -85,13 +84,9 @@ def _contamination(items, documents, n, threshold, shingle, num_perm, min_overla
     elif engine == "local":
         from harness.leakage import parallel
 
-        size = {"block_chars": parallel.PARALLEL_BLOCK_CHARS} if parallel.usable(jobs) else {}
-        blocks = itertools.chain(as_blocks(documents, **size), corpus.blocks(specs, text_field, **size) if specs else ())
-        t0 = time.perf_counter()
-        state = parallel.scan_blocks(index, blocks, jobs, progress)
-        results = index.finish(state)
-        state.stats.seconds = time.perf_counter() - t0
-        stats = state.stats
+        size = parallel.PARALLEL_BLOCK_CHARS if parallel.usable(jobs) else corpus.BLOCK_CHARS
+        blocks = itertools.chain(as_blocks(documents, size), corpus.blocks(specs, text_field, size) if specs else ())
+        results, stats = index.scan(blocks, progress, lambda b, p: parallel.scan_blocks(index, b, jobs, p))
     else:
         raise MedtuneError(f"--engine {engine!r}: use local or dask")
     return rows_of(items, results, threshold, min_overlap), stats

@@ -39,7 +39,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from harness.corpus import Block, Document, documents_to_blocks
+from harness.corpus import BLOCK_CHARS, Block, Document, documents_to_blocks
 from harness.leakage.forked import Background, usable
 from harness.leakage.tokens import PRIME as _PRIME, Grams, WordHasher
 
@@ -199,15 +199,13 @@ class ScanState:
         return self
 
 
-def as_blocks(source, block_chars: int | None = None) -> Iterable[Block]:
+def as_blocks(source, block_chars: int = BLOCK_CHARS) -> Iterable[Block]:
     it = iter(source)
     first = next(it, None)
     if first is None:
         return []
     rest = itertools.chain([first], it)
-    if isinstance(first, Block):
-        return rest
-    return documents_to_blocks(rest, block_chars) if block_chars else documents_to_blocks(rest)
+    return rest if isinstance(first, Block) else documents_to_blocks(rest, block_chars)
 
 
 class _Lazy:
@@ -397,8 +395,8 @@ class ContaminationIndex:
         self.lengths = a["lengths"]
         ms = sorted(int(k[4:]) for k in a if k.startswith("keys"))
         self.item_grams = {m: (a[f"own{m}"], a[f"hash{m}"], a[f"off{m}"]) for m in ms}
-        self.keys = {m: KeySet(a[f"keys{m}"], sorted_unique=True, bitmap=a.get(f"bits{m}"),
-                                  starts=a.get(f"starts{m}")) for m in ms}
+        self.keys = {m: KeySet(a[f"keys{m}"], sorted_unique=True, bitmap=a[f"bits{m}"], starts=a[f"starts{m}"])
+                     for m in ms}
         self.counted = {m: a[f"counted{m}"] for m in ms}
         # lengths that match anywhere; their shortest, f, gates the lookups (every such key starts with an item f-gram)
         self.long_ms = [m for m in ms if m >= min(self.n, self.min_words)]
@@ -407,15 +405,12 @@ class ContaminationIndex:
         if self.f is not None:
             self.filter_bits = a["fbits"]
         self.item_sh32, self.item_owner = a["item_sh32"], a["item_owner"]
-        self.shingle_keys = KeySet(a["shkeys"], sorted_unique=True, bitmap=a.get("shbits"),
-                                   starts=a.get("shstarts"))
+        self.shingle_keys = KeySet(a["shkeys"], sorted_unique=True, bitmap=a["shbits"], starts=a["shstarts"])
         self.item_sh_slot = a["shslot"]
         self.sigs = a["sigs"]
-        if "vocab_hash" in a:
-            self.hasher.know(a["vocab_offsets"], a["vocab_data"], a["vocab_hash"])
+        self.hasher.know(a["vocab_offsets"], a["vocab_data"], a["vocab_hash"])
         has = self._sketched(self.item_owner)
-        tables = (a["lsh_keys"], a["lsh_order"]) if "lsh_keys" in a else None
-        self.lsh = BandLSH(self.sigs[has], has, RETRIEVE * self.threshold, self.num_perm, tables)
+        self.lsh = BandLSH(self.sigs[has], has, RETRIEVE * self.threshold, self.num_perm, (a["lsh_keys"], a["lsh_order"]))
 
     def _not_boilerplate(self, owner: np.ndarray, inverse: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """False for (item, n-gram) pairs whose n-gram more than ``common`` distinct items of the item's suite share."""
@@ -502,10 +497,12 @@ class ContaminationIndex:
         return ScanState(found={m: {} for m in self.keys}, best=np.zeros(len(self.texts)),
                          seen=np.zeros(len(self.shingle_keys), bool))
 
-    def scan(self, source, progress: Callable[[int], None] | None = None) -> tuple[list[ItemResult], ScanStats]:
-        """Scan ``source`` (Documents or corpus Blocks) and score every item."""
+    def scan(self, source, progress: Callable[[int], None] | None = None,
+             scan_blocks: Callable | None = None) -> tuple[list[ItemResult], ScanStats]:
+        """Scan ``source`` (Documents or corpus Blocks) and score every item; ``scan_blocks(blocks,
+        progress)``: how the blocks are scanned (default ``self.scan_blocks``; ``parallel.py``)."""
         t0 = time.perf_counter()
-        state = self.scan_blocks(as_blocks(source), progress)
+        state = (scan_blocks or self.scan_blocks)(as_blocks(source), progress)
         results = self.finish(state)
         state.stats.seconds = time.perf_counter() - t0
         return results, state.stats
@@ -562,11 +559,9 @@ class ContaminationIndex:
     def _exact_shingles(self, words, starts: np.ndarray) -> np.ndarray:
         """32-bit shingle hashes at ``starts`` from the words' real hashes (what the sketches need)."""
         k = self.shingle
-        wh = words.wh
-        if words.unknown is not None:  # the real hash of every word these shingles hold, each word once
-            at = np.unique((starts[:, None] + np.arange(k)).ravel())
-            wh = wh.copy()
-            wh[at] = words.exact(at)
+        at = np.unique((starts[:, None] + np.arange(k)).ravel())  # every word these shingles hold, once
+        wh = words.wh.copy()
+        wh[at] = words.exact(at)
         h = np.zeros(len(starts), np.uint64)
         with np.errstate(over="ignore"):
             for j in range(k):
@@ -584,11 +579,10 @@ class ContaminationIndex:
         stats.documents += int(np.count_nonzero(lengths))
         stats.bytes += len(block.text.encode())
         # a word no item has breaks every item n-gram and shingle through it: those windows are not looked up
-        unknown_before = None if words.unknown is None else np.r_[0, np.cumsum(words.unknown, dtype=np.int64)]
+        unknown_before = np.r_[0, np.cumsum(words.unknown, dtype=np.int64)]
         if self.f is not None:
             hf, vf = grams.all(self.f)
-            if unknown_before is not None:
-                vf &= unknown_before[self.f:] == unknown_before[:-self.f]
+            vf &= unknown_before[self.f:] == unknown_before[:-self.f]
             cand = np.flatnonzero(vf)
             cand = cand[_in_bitmap(self.filter_bits, hf[cand], _LOW)]
             for m in self.long_ms:
@@ -609,7 +603,7 @@ class ContaminationIndex:
         at = np.flatnonzero(valid3)  # each shingle's first word
         owner = doc_of[at]
         slot = np.full(len(at), -1, np.int64)
-        look = slot == -1 if unknown_before is None else unknown_before[at + k] == unknown_before[at]
+        look = unknown_before[at + k] == unknown_before[at]
         slot[look] = self.shingle_keys.find(h3[at[look]] >> np.uint64(32))
         in_items = slot >= 0
         keep = self._share_enough(owner, in_items, n_docs)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-VERSION = 4
+VERSION = 5
 MAGIC = b"MEDTUNE-INDEX\n"
 SUFFIX = ".idx"
 KEEP = 4
@@ -67,34 +67,35 @@ def read(path: Path) -> dict[str, np.ndarray]:
         raise ValueError(f"{path}: not a medtune index file")
     size = int.from_bytes(head[len(MAGIC):], "little")
     toc = json.loads(mm[len(MAGIC) + 8: len(MAGIC) + 8 + size])
-    if toc.get("bytes") != len(mm):
-        raise ValueError(f"{path}: torn ({len(mm)} of {toc.get('bytes')} bytes)")
+    base = _align(len(MAGIC) + 8 + size)  # the arrays' offsets count from here
+    if base + toc.get("data", -1) != len(mm):
+        raise ValueError(f"{path}: torn ({len(mm)} of {base + toc.get('data', -1)} bytes)")
     out = {}
     for name, (dtype, shape, offset) in toc["arrays"].items():
         dt = np.dtype(dtype)
         count = int(np.prod(shape, dtype=np.int64))
-        out[name] = np.frombuffer(mm, dt, count, offset).reshape(shape)  # plain arrays over the mapping
+        out[name] = np.frombuffer(mm, dt, count, base + offset).reshape(shape)  # plain arrays over the mapping
     return out
 
 
+def _align(n: int) -> int:
+    return -(-n // 64) * 64
+
+
 def write(fh, arrays: dict[str, np.ndarray]) -> None:
+    """MAGIC, the table of contents' length and the table (JSON: each array's dtype, shape and offset
+    from the first 64-byte boundary after it), then each array's bytes, 64-byte aligned."""
     arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
     toc, offset = {}, 0
     for name, a in arrays.items():
         toc[name] = [a.dtype.str, list(a.shape), offset]
-        offset += -(-a.nbytes // 64) * 64
-    # the table of contents holds absolute offsets: size it with placeholder offsets first, then fix them
-    def encode(base: int) -> bytes:
-        shifted = {k: [d, s, o + base] for k, (d, s, o) in toc.items()}
-        return json.dumps({"arrays": shifted, "bytes": base + offset}).encode()
-
-    base = -(-(len(MAGIC) + 8 + len(encode(10 ** 12))) // 64) * 64
-    body = encode(base)
-    fh.write(MAGIC + len(body).to_bytes(8, "little") + body)
-    fh.write(b"\0" * (base - len(MAGIC) - 8 - len(body)))
+        offset += _align(a.nbytes)
+    body = json.dumps({"arrays": toc, "data": offset}).encode()
+    head = MAGIC + len(body).to_bytes(8, "little") + body
+    fh.write(head + b"\0" * (_align(len(head)) - len(head)))
     for a in arrays.values():
         fh.write(memoryview(a).cast("B") if a.nbytes else b"")
-        fh.write(b"\0" * (-(-a.nbytes // 64) * 64 - a.nbytes))
+        fh.write(b"\0" * (_align(a.nbytes) - a.nbytes))
 
 
 def save(index, arrays: dict[str, np.ndarray]) -> None:

@@ -46,6 +46,11 @@ def word_hash(w: str) -> int:
     return int.from_bytes(hashlib.blake2b(w.encode(), digest_size=8).digest(), "little")
 
 
+def word_hashes(ws: list[str]) -> np.ndarray:
+    """``word_hash`` of each word, not cached (for corpus words: a corpus vocabulary has no bound)."""
+    return np.fromiter(map(word_hash, ws), np.uint64, len(ws))
+
+
 class WordHasher:
     """Stable 64-bit word hashes (blake2b), cached per distinct word.
 
@@ -56,8 +61,7 @@ class WordHasher:
 
     def __init__(self):
         self.cache: dict[str, int] = {}
-        self._known = None
-        self._known_hashes = np.zeros(0, np.uint64)
+        self._known, self._known_hashes = None, None  # ``know``
 
     def __call__(self, ws: list[str]) -> np.ndarray:
         cache = self.cache
@@ -91,9 +95,9 @@ class WordHasher:
         words = pa.array(list(self.cache), pa.large_string())
         offsets, data = words.buffers()[1:]
         n = len(words)
-        return {"vocab_offsets": np.frombuffer(offsets, np.int64, n + 1).copy(),
-                "vocab_data": np.frombuffer(data, np.uint8, int(np.frombuffer(offsets, np.int64, n + 1)[-1])).copy()
-                if n else np.zeros(0, np.uint8),
+        at = np.frombuffer(offsets, np.int64, n + 1).copy()
+        return {"vocab_offsets": at,
+                "vocab_data": np.frombuffer(data, np.uint8, int(at[-1])).copy() if n else np.zeros(0, np.uint8),
                 "vocab_hash": np.fromiter(self.cache.values(), np.uint64, n)}
 
     def know(self, offsets: np.ndarray, data: np.ndarray, hashes: np.ndarray) -> None:
@@ -103,14 +107,10 @@ class WordHasher:
         self._known_hashes = hashes
 
     def scan_block(self, text: str) -> "ScanWords":
-        """A corpus block's words: real hashes of known words, ``UNKNOWN`` for the others (all real if
-        no vocabulary is known)."""
+        """A corpus block's words: real hashes of known words (``know``), ``UNKNOWN`` for the others."""
         import pyarrow.compute as pc
 
         vocab, idx, is_sep = self._encode(text)
-        if self._known is None:  # hashed here, not cached: a corpus vocabulary has no bound
-            words = vocab.to_pylist()
-            return ScanWords(np.fromiter(map(word_hash, words), np.uint64, len(words))[idx], is_sep, None, vocab, idx)
         # the hash table over the block's (smaller) vocabulary, probed by every known word
         at = pc.index_in(self._known, value_set=vocab).fill_null(-1).to_numpy()
         mine = at >= 0
@@ -134,14 +134,10 @@ class ScanWords:
     def exact(self, positions: np.ndarray) -> np.ndarray:
         """The real hashes of the words at ``positions`` (blake2b of the unknown ones, now)."""
         out = self.wh[positions]
-        if self.unknown is None:
-            return out
         miss = self.unknown[positions]
         if miss.any():
-            ids = self._idx[positions[miss]]
-            distinct, inverse = np.unique(ids, return_inverse=True)
-            words = self._vocab.take(distinct).to_pylist()  # not cached: a corpus vocabulary has no bound
-            out[miss] = np.fromiter(map(word_hash, words), np.uint64, len(words))[inverse]
+            distinct, inverse = np.unique(self._idx[positions[miss]], return_inverse=True)
+            out[miss] = word_hashes(self._vocab.take(distinct).to_pylist())[inverse]
         return out
 
 
