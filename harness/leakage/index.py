@@ -365,7 +365,7 @@ class ContaminationIndex:
             hf, vf = grams.all(f)
             out["fbits"] = _bitmap(hf[vf & (lengths[owner_all[: len(hf)]] >= f)])  # every item f-gram (repeats are harmless)
         out.update(shingles.get())
-        has = self._sketched(out["item_owner"])
+        has = self._sketched(out["item_sh_start"])
         out.update(self.hasher.vocabulary())  # the items' words and their hashes (see WordHasher.know)
         for name, a in out.items():  # positions and item numbers fit 32 bits: half the cache file to write and read
             if a.dtype == np.int64 and not name.startswith("vocab") and (not len(a) or a.max() < 2**31):
@@ -381,15 +381,18 @@ class ContaminationIndex:
         out["item_sh32"] = (sh[valid] >> np.uint64(32)).astype(np.uint32)
         out["item_owner"] = owner_all[: len(sh)][valid].astype(np.int32)
         out["sigs"] = self.minhash_signatures(out["item_sh32"], out["item_owner"], len(self.texts))
+        # item text i's shingle rows are item_sh_start[i]:item_sh_start[i + 1] (the rows are in item order)
+        out["item_sh_start"] = np.searchsorted(out["item_owner"], np.arange(len(self.texts) + 1))
         out["shkeys"], slot = np.unique(out["item_sh32"].astype(np.uint64), return_inverse=True)
         out["shslot"] = slot.astype(np.int32)
         ks = KeySet(out["shkeys"], sorted_unique=True)
         out["shbits"], out["shstarts"] = ks.bitmap, ks.starts
         return out
 
-    def _sketched(self, item_owner: np.ndarray) -> np.ndarray:
+    @staticmethod
+    def _sketched(item_sh_start: np.ndarray) -> np.ndarray:
         """The item texts that have shingles (the others have no signature)."""
-        return np.flatnonzero(np.bincount(item_owner, minlength=len(self.texts)) > 0)
+        return np.flatnonzero(np.diff(item_sh_start) > 0)
 
     def _setup(self, a: dict[str, np.ndarray]) -> None:
         self.lengths = a["lengths"]
@@ -409,7 +412,8 @@ class ContaminationIndex:
         self.item_sh_slot = a["shslot"]
         self.sigs = a["sigs"]
         self.hasher.know(a["vocab_offsets"], a["vocab_data"], a["vocab_hash"])
-        has = self._sketched(self.item_owner)
+        self.item_sh_start = a["item_sh_start"]
+        has = self._sketched(self.item_sh_start)
         self.lsh = BandLSH(self.sigs[has], has, RETRIEVE * self.threshold, self.num_perm, (a["lsh_keys"], a["lsh_order"]))
 
     def _not_boilerplate(self, owner: np.ndarray, inverse: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -534,11 +538,11 @@ class ContaminationIndex:
         for i, h in hits.items():
             results[i].ngram_source = h[0][2]
             results[i].evidence = self._spans(i, h)
-        if state.best_src:
-            ok = self._share_enough(self.item_owner, state.seen[self.item_sh_slot], len(self.texts))
-            for i, src in state.best_src.items():
-                if ok[i]:
-                    results[i].near_dup_jaccard, results[i].near_source = float(state.best[i]), src
+        start, need = self.item_sh_start, RETRIEVE * self.threshold
+        for i, src in state.best_src.items():  # enough of the item's shingles were seen (as _share_enough)
+            lo, hi = int(start[i]), int(start[i + 1])
+            if hi > lo and np.count_nonzero(state.seen[self.item_sh_slot[lo:hi]]) >= need * (hi - lo):
+                results[i].near_dup_jaccard, results[i].near_source = float(state.best[i]), src
         empty = ItemResult()
         return [made.get(u, empty) for u in self.of_item]
 
@@ -559,7 +563,10 @@ class ContaminationIndex:
     def _exact_shingles(self, words, starts: np.ndarray) -> np.ndarray:
         """32-bit shingle hashes at ``starts`` from the words' real hashes (what the sketches need)."""
         k = self.shingle
-        at = np.unique((starts[:, None] + np.arange(k)).ravel())  # every word these shingles hold, once
+        held = np.zeros(len(words.wh) + 1, bool)  # every word these shingles hold, once
+        for j in range(k):
+            held[starts + j] = True
+        at = np.flatnonzero(held)
         wh = words.wh.copy()
         wh[at] = words.exact(at)
         h = np.zeros(len(starts), np.uint64)
