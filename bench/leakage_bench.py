@@ -12,7 +12,7 @@ process (peak RSS is per process), to show memory is flat in corpus size. Peer: 
 .Janitor in its pure-Python mode (its C++ helper is not shipped in the wheel): every suite item
 registered as a contaminant, then ``clean_python`` over every corpus line (13-grams only, no
 near-duplicates); and the Janitor "warm": its n-gram set loaded from a pickle (made untimed), then
-the same lines. Ours uses ``--workers`` processes (2: the CPUs of the CI box); CPU time counts them
+the same lines. Ours uses ``--workers`` threads (2: the CPUs of the CI box); CPU time counts them
 all. Suite items are loaded once, outside every timing. Prints medians.
 """
 
@@ -38,7 +38,7 @@ REFERENCE_FLAGS = {("ner_bc5cdr", "test.tsv:765", 2204), ("ner_bc5cdr", "test.ts
 
 
 def _cpu() -> float:
-    """CPU seconds of this process and of its finished children (the scan's forked workers)."""
+    """CPU seconds of this process (all its threads) and of its finished children (the index build's forked half)."""
     t = os.times()
     return t.user + t.system + t.children_user + t.children_system
 
@@ -141,11 +141,11 @@ def peak_rss(corpus: Path, items, mb: int, workers: int = 2) -> None:
     rows, stats = contamination(items, corpus_specs=[str(path)], workers=workers)
     seconds = time.perf_counter() - t0
     after = _rss("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest forked scan worker
+    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the index build's forked half
     print(f"  streaming {stats.bytes / 1e6:,.0f} MB (gzip, {stats.documents:,} documents, {stats.sketched:,} sketched) "
-          f"in {seconds:.1f} s ({stats.bytes / 1e6 / seconds:.1f} MB/s, {workers} processes): peak RSS during the scan "
-          f"{after:,.0f} MB in this process, {worker:,.0f} MB in the largest worker (pages shared with this process "
-          f"count in both) (RSS before it {now:,.0f} MB with the suite items loaded; process peak before it "
+          f"in {seconds:.1f} s ({stats.bytes / 1e6 / seconds:.1f} MB/s, {workers} threads): peak RSS during the scan "
+          f"{after:,.0f} MB in this process, {worker:,.0f} MB in the index build's forked process (pages shared with this "
+          f"process count in both) (RSS before it {now:,.0f} MB with the suite items loaded; process peak before it "
           f"{before:,.0f} MB, from loading the suites)")
     path.unlink()
 
@@ -202,7 +202,7 @@ def main() -> None:
     parser.add_argument("--peer-runs", type=int, default=3)
     parser.add_argument("--data-root", default=os.environ.get("MEDTUNE_DATA", "/work/shared/data"))
     parser.add_argument("--engine", default="local", help="local | dask (a local 2-worker cluster)")
-    parser.add_argument("--workers", type=int, default=2, help="processes scanning the corpus (medtune's --workers)")
+    parser.add_argument("--workers", type=int, default=2, help="threads scanning the corpus (medtune's --workers)")
     parser.add_argument("--planted", type=int, default=200, help="items planted for recall / AUROC (0: skip)")
     parser.add_argument("--rss-mb", type=int, nargs="*", default=[],
                         help="also stream generated corpora of these many MB (one process each)")
@@ -256,7 +256,7 @@ def main() -> None:
                   f"lines with a suite 13-gram")
     if pickled:
         os.unlink(pickled)
-    # wall time is what the target names; CPU time (this process and the scan's forked workers) is
+    # wall time is what the target names; CPU time (this process's threads and the build's forked half) is
     # printed beside it: on a shared box wall time is partly other people's load
     peer_median = {}
     for kind, (walls, cpus) in peer_runs.items():
@@ -269,7 +269,7 @@ def main() -> None:
         if not walls:
             continue
         o, oc = statistics.median(walls), statistics.median(cpus)
-        print(f"ours, {kind} index (13-gram + MinHash LSH, {args.workers} processes): median {o:.2f} s wall / "
+        print(f"ours, {kind} index (13-gram + MinHash LSH, {args.workers} threads): median {o:.2f} s wall / "
               f"{oc:.2f} s CPU over {len(walls)} runs, {mb / o:.2f} MB/s wall, {mb / oc:.2f} MB/s CPU [target >= 25 MB/s: "
               f"{'met' if mb / o >= 25 else 'NOT met'}]")
         for peer_kind, (p, pc) in peer_median.items():

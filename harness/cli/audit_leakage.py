@@ -27,8 +27,8 @@ def leakage_cmd(
     engine: str = typer.Option("local", "--engine", help="local | dask: scan --corpus files as tasks on a dask cluster"),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask scheduler address (tcp://host:8786); "
                                             "default: a local cluster"),
-    workers: int = typer.Option(2, "--workers", min=1, help="Processes that scan the training text (local engine: "
-                                "this one and forked ones, at most one a CPU; dask: workers of the local cluster)"),
+    workers: int = typer.Option(2, "--workers", min=1, help="Scanners of the training text (local engine: "
+                                "threads, at most one a CPU; dask: workers of the local cluster)"),
     splits: bool = typer.Option(True, "--splits/--no-splits", help="Overlap between each suite's own splits"),
     model: bool = typer.Option(True, "--model/--no-model", help="Membership inference and canaries (loads the variant)"),
     mia_limit: int = typer.Option(200, "--mia-limit", min=2, help="Member and non-member texts scored, each"),

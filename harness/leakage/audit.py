@@ -38,7 +38,7 @@ class Settings:
     text_field: str = "text"      # the text of a JSON Lines record / Parquet row in --corpus
     engine: str = "local"         # local | dask (map tasks over --corpus files)
     scheduler: str | None = None  # dask scheduler address (tcp://host:8786); none: a local cluster
-    workers: int = 2              # processes scanning the corpus (local: forked, at most one a CPU; dask: local cluster)
+    workers: int = 2              # scanners of the corpus (local: threads, at most one a CPU; dask: local cluster)
     splits: bool = True
     model: bool = True            # membership inference and canaries (loads the variant)
     mia_limit: int = 200          # texts per side

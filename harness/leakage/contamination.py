@@ -43,7 +43,7 @@ def contamination(items: list[Item], documents: Iterable = (), n: int = 13, thre
 
     The training text is ``documents`` (Documents or ``harness.corpus`` Blocks) followed by the files
     named by ``corpus_specs`` (files, folders, globs; ``text_field`` of JSON Lines / Parquet), streamed.
-    ``engine`` "local" scans on ``workers`` processes (default 2, at most one a CPU), "dask" each corpus file
+    ``engine`` "local" scans on ``workers`` threads (default 2, at most one a CPU), "dask" each corpus file
     as a task on a dask cluster (``scheduler`` address, else a local one of ``workers``): the same rows. An item is contaminated when more than
     ``min_overlap`` of its n-grams occur in the training text (0: any one, the GPT-3 / lm-eval rule;
     n-grams more than ``common`` items of its suite share do not count, None: all count) or a
@@ -84,7 +84,7 @@ def _contamination(items, documents, n, threshold, shingle, num_perm, min_overla
     elif engine == "local":
         from harness.leakage import parallel
 
-        size = parallel.PARALLEL_BLOCK_CHARS if parallel.usable(jobs) else corpus.BLOCK_CHARS
+        size = parallel.PARALLEL_BLOCK_CHARS if jobs > 1 else corpus.BLOCK_CHARS
         blocks = itertools.chain(as_blocks(documents, size), corpus.blocks(specs, text_field, size) if specs else ())
         results, stats = index.scan(blocks, progress, lambda b, p: parallel.scan_blocks(index, b, jobs, p))
     else:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-VERSION = 6
+VERSION = 7
 MAGIC = b"MEDTUNE-INDEX\n"
 SUFFIX = ".idx"
 KEEP = 4

@@ -142,19 +142,21 @@ class ScanWords:
 
 
 class Powers:
-    """P^k and P^-k mod 2^64 for k < len, grown on demand."""
+    """P^k and P^-k mod 2^64 for k < len, grown on demand. Thread-safe: the two arrays are swapped as one
+    tuple, so a reader never sees one grown and the other not."""
 
     def __init__(self):
-        self.pos = np.ones(1, np.uint64)
-        self.inv = np.ones(1, np.uint64)
+        self._arrays = (np.ones(1, np.uint64), np.ones(1, np.uint64))
 
     def get(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        if len(self.pos) < n:
-            size = max(n, 2 * len(self.pos))
-            self.pos = np.cumprod(np.r_[np.uint64(1), np.full(size - 1, _P, np.uint64)], dtype=np.uint64)
-            self.inv = np.cumprod(np.r_[np.uint64(1), np.full(size - 1, pow(_P, -1, 1 << 64), np.uint64)],
-                                  dtype=np.uint64)
-        return self.pos[:n], self.inv[:n]
+        pos, inv = self._arrays
+        if len(pos) < n:
+            size = max(n, 2 * len(pos))
+            pos = np.cumprod(np.r_[np.uint64(1), np.full(size - 1, _P, np.uint64)], dtype=np.uint64)
+            inv = np.cumprod(np.r_[np.uint64(1), np.full(size - 1, pow(_P, -1, 1 << 64), np.uint64)],
+                             dtype=np.uint64)
+            self._arrays = (pos, inv)
+        return pos[:n], inv[:n]
 
 
 POWERS = Powers()

@@ -1,4 +1,5 @@
-"""The contamination scan on forked processes gives the rows of one process, and its parts travel compactly."""
+"""The contamination scan on threads gives the rows of one thread; a scan state travels compactly (dask); the
+index's shingle side built in a forked process equals one built here."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ import numpy as np
 import pytest
 
 from harness import corpus
-from harness.leakage import parallel
+from harness.leakage import forked, parallel
 from harness.leakage.contamination import contamination
 from harness.leakage.index import ContaminationIndex, Item
 
-pytestmark = pytest.mark.skipif(not parallel.usable(2), reason="needs fork")
+needs_fork = pytest.mark.skipif(not forked.usable(2), reason="needs fork")
 
 
 def _items(k=40, seed=5):
@@ -29,6 +30,8 @@ def _corpus(tmp_path, items):
     for at in range(60, 400, 25):  # item 3 again in most blocks, item 11 in later ones: the first source is kept
         lines[at] = items[3].text
         lines[at + 1] = items[11].text
+    for at in (370, 395):  # item 30 only in the last blocks: the earlier of the two is its source
+        lines[at] = items[30].text
     near = items[17].text.split()
     lines[260] = " ".join(w if k % 9 else "zz" for k, w in enumerate(near))  # a near duplicate
     lines[270] = items[8].text.split(" ", 12)[-1] + " and unseen words tail"  # a partial one
@@ -37,11 +40,11 @@ def _corpus(tmp_path, items):
     return path
 
 
-def test_two_processes_give_the_rows_of_one(tmp_path, monkeypatch):
+def test_two_threads_give_the_rows_of_one(tmp_path, monkeypatch):
     items = _items()
     path = _corpus(tmp_path, items)
     one, s1 = contamination(items, corpus_specs=[str(path)], workers=1)
-    monkeypatch.setattr(parallel, "PARALLEL_BLOCK_CHARS", 2000)  # many blocks, so both processes scan some
+    monkeypatch.setattr(parallel, "PARALLEL_BLOCK_CHARS", 2000)  # many blocks, so both threads scan some
     calls = []
     scan = parallel.scan_blocks
     monkeypatch.setattr(parallel, "scan_blocks", lambda *a, **k: calls.append(a[2]) or scan(*a, **k))
@@ -51,6 +54,7 @@ def test_two_processes_give_the_rows_of_one(tmp_path, monkeypatch):
     assert (s2.documents, s2.bytes, s2.sketched) == (s1.documents, s1.bytes, s1.sketched)
     flagged = {r["doc_id"]: r["matched_source"] for r in one if r["contaminated"]}
     assert flagged["3"] == f"{path}:31" and flagged["11"] == f"{path}:62" and "17" in flagged
+    assert flagged["30"] == f"{path}:371"
 
 
 def test_a_scan_state_pickles_to_the_same_state_and_small():
@@ -65,6 +69,7 @@ def test_a_scan_state_pickles_to_the_same_state_and_small():
     assert len(pickle.dumps(state)) < state.seen.nbytes + state.best.nbytes
 
 
+@needs_fork
 def test_an_index_built_on_two_processes_equals_one_built_on_one(monkeypatch):
     from harness.leakage import index as index_module
 
@@ -87,6 +92,7 @@ def _sigint_handler():
     return signal.getsignal(signal.SIGINT)
 
 
+@needs_fork
 def test_forked_workers_leave_ctrl_c_to_this_process():
     """Ctrl-C stops the scan from this process; the workers ignore it (no traceback from each of them)."""
     import signal
