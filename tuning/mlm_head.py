@@ -103,6 +103,25 @@ def _last_layer_at(layer, hidden, attention_mask, where):
     return layer.feed_forward_chunk(out)
 
 
+@contextlib.contextmanager
+def _row_gradients(model):
+    """While the encoder runs: the input embedding's gradient as rows (a sparse tensor: the batch's tokens) instead
+    of a dense [vocab, hidden] one, when the vocabulary head shares that matrix (tied). The head's gradient is
+    dense and comes first (the head runs last), and the rows are added to it: the same sum, without
+    zero-filling and adding another [vocab, hidden] matrix each step (11% of MiniLM's sparse step). Untied,
+    the embedding keeps its dense gradient (optimizers such as AdamW refuse sparse ones)."""
+    emb, out = model.get_input_embeddings(), model.get_output_embeddings()
+    tied = out is not None and getattr(emb, "weight", None) is getattr(out, "weight", False) and hasattr(emb, "sparse")
+    if not tied or emb.sparse:
+        yield
+        return
+    emb.sparse = True  # read when the embedding runs: only this forward's graph has row gradients
+    try:
+        yield
+    finally:
+        emb.sparse = False
+
+
 def sparse_mlm(model):
     """Make ``model`` compute its MLM head (and, for BERT/RoBERTa encoders, the last layer after its keys and values)
     only at masked positions; returns it; unknown models unchanged."""
@@ -121,11 +140,12 @@ def sparse_mlm(model):
         kwargs.pop("return_dict", None)
         where = labels != -100
         inputs = {k: v for k, v in kwargs.items() if k not in _IGNORED and v is not None and v is not False}
-        if (_sparse_last_layer(base) and bool(where.any()) and set(inputs) <= set(_EMBEDDING_INPUTS)
-                and (attention_mask is None or attention_mask.dim() == 2)):
-            hidden = _encode(base, input_ids, attention_mask, labels, **inputs)
-        else:  # head only: the full encoder, then its states at the masked positions
-            hidden = base(input_ids=input_ids, attention_mask=attention_mask, return_dict=True, **kwargs)[0][where]
+        with _row_gradients(self):
+            if (_sparse_last_layer(base) and bool(where.any()) and set(inputs) <= set(_EMBEDDING_INPUTS)
+                    and (attention_mask is None or attention_mask.dim() == 2)):
+                hidden = _encode(base, input_ids, attention_mask, labels, **inputs)
+            else:  # head only: the full encoder, then its states at the masked positions
+                hidden = base(input_ids=input_ids, attention_mask=attention_mask, return_dict=True, **kwargs)[0][where]
         logits = head(hidden)
         loss = F.cross_entropy(logits.float(), labels[where])
         return MaskedLMOutput(loss=loss, logits=logits)

@@ -31,7 +31,11 @@ def test_same_loss_and_grads_as_the_stock_head(tiny_encoder):
     b.loss.backward()
     for (name, p), q in zip(stock.named_parameters(), ours.parameters()):
         if p.grad is not None:
+            assert q.grad.layout == torch.strided, name  # dense, as optimizers need
             assert torch.allclose(p.grad, q.grad, atol=1e-5), name
+    # tied head: the embedding's gradient came as rows, for that forward only
+    assert ours.get_output_embeddings().weight is ours.get_input_embeddings().weight
+    assert ours.get_input_embeddings().sparse is False
     full = ours(input_ids=ids, attention_mask=mask)  # no labels: the stock forward, every position
     assert full.logits.shape == (3, 24, stock.config.vocab_size)
 
