@@ -38,9 +38,9 @@ REFERENCE_FLAGS = {("ner_bc5cdr", "test.tsv:765", 2204), ("ner_bc5cdr", "test.ts
 
 
 def _cpu() -> float:
-    """CPU seconds of this process (all its threads) and of its finished children (the index build's forked half)."""
+    """CPU seconds of this process, all its threads (the scan's and the index build's)."""
     t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
+    return t.user + t.system
 
 
 def ours(items, corpus: Path, engine: str = "local", cache_dir: str | None = None, workers: int = 2):
@@ -141,11 +141,9 @@ def peak_rss(corpus: Path, items, mb: int, workers: int = 2) -> None:
     rows, stats = contamination(items, corpus_specs=[str(path)], workers=workers)
     seconds = time.perf_counter() - t0
     after = _rss("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the index build's forked half
     print(f"  streaming {stats.bytes / 1e6:,.0f} MB (gzip, {stats.documents:,} documents, {stats.sketched:,} sketched) "
           f"in {seconds:.1f} s ({stats.bytes / 1e6 / seconds:.1f} MB/s, {workers} threads): peak RSS during the scan "
-          f"{after:,.0f} MB in this process, {worker:,.0f} MB in the index build's forked process (pages shared with this "
-          f"process count in both) (RSS before it {now:,.0f} MB with the suite items loaded; process peak before it "
+          f"{after:,.0f} MB (RSS before it {now:,.0f} MB with the suite items loaded; process peak before it "
           f"{before:,.0f} MB, from loading the suites)")
     path.unlink()
 
@@ -256,7 +254,7 @@ def main() -> None:
                   f"lines with a suite 13-gram")
     if pickled:
         os.unlink(pickled)
-    # wall time is what the target names; CPU time (this process's threads and the build's forked half) is
+    # wall time is what the target names; CPU time (all this process's threads) is
     # printed beside it: on a shared box wall time is partly other people's load
     peer_median = {}
     for kind, (walls, cpus) in peer_runs.items():

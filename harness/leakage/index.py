@@ -26,7 +26,7 @@ Two tests per item, as in GPT-3 / lm-eval decontamination plus near-duplicate de
 The scan state (``ScanState``) of several shards merges (``merge``) into what one pass over all of
 them gives, which is how ``parallel.py`` spreads a corpus over local threads and ``engine.py`` over a
 dask cluster. The built index is cached on disk (``index_cache.py``), keyed by the items' suites and
-texts and the settings; a big one builds its shingle side in a forked process (``forked.py``).
+texts and the settings; a big one builds its shingle side on a second thread (``background.py``).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from harness.corpus import BLOCK_CHARS, Block, Document, documents_to_blocks
-from harness.leakage.forked import Background, usable
+from harness.leakage.background import Background
 from harness.leakage.tokens import PRIME as _PRIME, Grams, WordHasher
 
 RETRIEVE = 0.6  # LSH retrieval threshold, as a share of the flagging threshold
@@ -303,7 +303,7 @@ class ContaminationIndex:
                  cache: bool | None = None, workers: int = 1):
         """``cache``: load the built index from the medtune cache dir, or build and save it there
         (None: when the items hold at least ``CACHE_MIN_CHARS`` characters; small indexes build in no time).
-        ``workers`` > 1: a big index builds its shingle side (sketches) in a forked process meanwhile."""
+        ``workers`` > 1: a big index builds its shingle side (sketches) on a second thread meanwhile."""
         from datasketch import MinHash
 
         self.items, self.n, self.shingle, self.threshold, self.min_words = items, n, shingle, threshold, min_words
@@ -344,7 +344,7 @@ class ContaminationIndex:
         starts = np.r_[0, np.flatnonzero(is_sep) + 1].astype(np.int64)
         m_of = np.minimum(n, lengths)
         big = len(wh) >= CACHE_MIN_CHARS // 8
-        shingles = Background(lambda: self._build_shingles(grams, owner_all), use=big and usable(self.workers))
+        shingles = Background(lambda: self._build_shingles(grams, owner_all), use=big and self.workers > 1)
         out: dict[str, np.ndarray] = {"lengths": lengths}
         # each item's n-grams, or (shorter than n) the whole item as one m-gram: (owner, hash, word offset)
         for m in np.unique(m_of[m_of > 0]).tolist():

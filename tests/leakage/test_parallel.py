@@ -1,5 +1,5 @@
 """The contamination scan on threads gives the rows of one thread; a scan state travels compactly (dask); the
-index's shingle side built in a forked process equals one built here."""
+index's shingle side built on a second thread equals one built in line."""
 
 from __future__ import annotations
 
@@ -9,12 +9,9 @@ import numpy as np
 import pytest
 
 from harness import corpus
-from harness.leakage import forked, parallel
+from harness.leakage import parallel
 from harness.leakage.contamination import contamination
 from harness.leakage.index import ContaminationIndex, Item
-
-needs_fork = pytest.mark.skipif(not forked.usable(2), reason="needs fork")
-
 
 def _items(k=40, seed=5):
     rng = np.random.default_rng(seed)
@@ -69,37 +66,28 @@ def test_a_scan_state_pickles_to_the_same_state_and_small():
     assert len(pickle.dumps(state)) < state.seen.nbytes + state.best.nbytes
 
 
-@needs_fork
-def test_an_index_built_on_two_processes_equals_one_built_on_one(monkeypatch):
+def test_an_index_built_on_two_threads_equals_one_built_on_one(monkeypatch):
     from harness.leakage import index as index_module
 
     items = _items(k=60)
     one = ContaminationIndex(items, cache=False, workers=1)._build()
     monkeypatch.setattr(index_module, "CACHE_MIN_CHARS", 0)  # small as it is, build it as a big one
-    forks = []
+    threads = []
     background = index_module.Background
-    monkeypatch.setattr(index_module, "Background", lambda fn, use: forks.append(use) or background(fn, use))
+    monkeypatch.setattr(index_module, "Background", lambda fn, use: threads.append(use) or background(fn, use))
     two = ContaminationIndex(items, cache=False, workers=2)._build()
-    assert forks == [True, True]  # the constructor's build and this one
+    assert threads == [True, True]  # the constructor's build and this one
     assert one.keys() == two.keys()
     for name in one:
         assert np.array_equal(one[name], two[name]), name
 
 
-def _sigint_handler():
-    import signal
+def test_a_background_build_error_reaches_the_caller():
+    from harness.leakage.background import Background
 
-    return signal.getsignal(signal.SIGINT)
+    def fail():
+        raise ValueError("bad shingles")
 
-
-@needs_fork
-def test_forked_workers_leave_ctrl_c_to_this_process():
-    """Ctrl-C stops the scan from this process; the workers ignore it (no traceback from each of them)."""
-    import signal
-
-    from harness.leakage.forked import Background, pool
-
-    assert Background(_sigint_handler).get() == signal.SIG_IGN
-    with pool(1) as p:
-        assert p.apply(_sigint_handler) == signal.SIG_IGN
-    assert signal.getsignal(signal.SIGINT) != signal.SIG_IGN
+    with pytest.raises(ValueError, match="bad shingles"):
+        Background(fail).get()
+    assert Background(lambda: 7).get() == 7 and Background(lambda: 8, use=False).get() == 8
