@@ -425,25 +425,29 @@ class ContaminationIndex:
                            {k: v for k, v in a.items() if k.startswith("lsh_")})
 
     def _not_boilerplate(self, owner: np.ndarray, inverse: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        """False for (item, n-gram) pairs whose n-gram more than ``common`` distinct items of the item's suite share."""
+        """False for (item, n-gram) pairs whose n-gram more than ``common`` distinct items of the item's suite share.
+
+        ``owner``: each row's item text, ``inverse``: its n-gram (a place in the distinct ones, which occur
+        ``counts`` times). A text belongs to the suites of the items that have it; as arrays throughout."""
         keep = np.ones(len(inverse), bool)
         if self.common is None or not len(inverse):
             return keep
-        frequent = np.flatnonzero(counts > self.common)  # necessary: more occurrences than `common`
-        if not len(frequent):
+        rows = np.flatnonzero((counts > self.common)[inverse])  # necessary: more occurrences than `common`
+        if not len(rows):
             return keep
-        suites_of: dict[int, set[str]] = {}
-        for it, t in zip(self.items, self.of_item):
-            suites_of.setdefault(t, set()).add(it.suite)
-        rows = np.flatnonzero(np.isin(inverse, frequent))
-        per: dict[tuple[int, str], set[int]] = {}
-        for r in rows.tolist():
-            for s in suites_of[int(owner[r])]:
-                per.setdefault((int(inverse[r]), s), set()).add(int(owner[r]))
-        common = {k for k, v in per.items() if len(v) > self.common}
-        for r in rows.tolist():
-            if any((int(inverse[r]), s) in common for s in suites_of[int(owner[r])]):
-                keep[r] = False
+        suite_no = {name: k for k, name in enumerate(dict.fromkeys(it.suite for it in self.items))}
+        n_suites, n_texts = len(suite_no), len(self.texts)
+        pairs = np.unique(np.asarray(self.of_item, np.int64) * n_suites  # (text, suite), sorted by text
+                          + np.fromiter((suite_no[it.suite] for it in self.items), np.int64, len(self.items)))
+        pair_text = pairs // n_suites
+        lo = np.searchsorted(pair_text, owner[rows], "left")
+        cnt = np.searchsorted(pair_text, owner[rows], "right") - lo
+        within = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        r = np.repeat(rows, cnt)  # a row per suite of its text
+        key = inverse[r].astype(np.int64) * n_suites + pairs[np.repeat(lo, cnt) + within] % n_suites  # (n-gram, suite)
+        texts_per_key = np.unique(np.unique(key * n_texts + owner[r]) // n_texts, return_counts=True)
+        common = texts_per_key[0][texts_per_key[1] > self.common]
+        keep[r[np.isin(key, common)]] = False
         return keep
 
     def _shingles(self, grams: Grams, owner_all: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

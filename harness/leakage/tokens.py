@@ -65,8 +65,9 @@ class WordHasher:
 
     def __call__(self, ws: list[str]) -> np.ndarray:
         cache = self.cache
-        for w in set(ws).difference(cache):
-            cache[w] = word_hash(w)
+        for w in dict.fromkeys(ws):  # first-seen order: the same vocabulary (and index file) every run
+            if w not in cache:
+                cache[w] = word_hash(w)
         return np.fromiter(map(cache.__getitem__, ws), dtype=np.uint64, count=len(ws))
 
     def _encode(self, text: str):

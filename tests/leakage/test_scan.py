@@ -94,6 +94,16 @@ def test_boilerplate_is_not_evidence_and_evidence_is_reported():
     assert all(r["contaminated"] for r in old)
 
 
+def test_boilerplate_is_per_suite_and_above_common():
+    """Shared by 3 items of suite a (= common: still evidence) and 4 of suite b (boilerplate there)."""
+    rng = np.random.default_rng(2)
+    vocab = [f"v{i}" for i in range(5000)]
+    items = [Item(suite, str(i), " ".join(rng.choice(vocab, 30)) + f" . {BOILER} ?")
+             for suite, k in (("a", 3), ("b", 4)) for i in range(k)]
+    rows, _ = contamination(items, [Document("c:1", f"prep {BOILER} ? end")])
+    assert [r["contaminated"] for r in rows] == [True] * 3 + [False] * 4
+
+
 def test_blocks_of_any_size_give_the_same_rows(tmp_path):
     items = _items()
     lines = ["filler text number %d about nothing in particular" % i for i in range(50)]
