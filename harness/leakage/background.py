@@ -28,6 +28,11 @@ class Background:
         except BaseException as exc:  # handed to get(), in the caller's thread
             self._error = exc
 
+    def wait(self) -> None:
+        """Until the call has ended (its result and error dropped): nothing left running behind a failure here."""
+        if self._thread is not None:
+            self._thread.join()
+
     def get(self):
         if self._thread is None:
             return self.fn()

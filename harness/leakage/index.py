@@ -336,15 +336,31 @@ class ContaminationIndex:
 
     def _build(self) -> dict[str, np.ndarray]:
         """Everything the index holds, as arrays (what the cache stores)."""
-        n, min_words = self.n, self.min_words
         wh, is_sep = self.hasher.block("\n".join(t.replace("\n", " ").replace("\r", " ") for t in self.texts))
         grams = Grams(wh, is_sep)
         owner_all = grams.seps[:-1]
         lengths = np.bincount(owner_all[~is_sep], minlength=len(self.texts)).astype(np.int64)
         starts = np.r_[0, np.flatnonzero(is_sep) + 1].astype(np.int64)
-        m_of = np.minimum(n, lengths)
         big = len(wh) >= CACHE_MIN_CHARS // 8
         shingles = Background(lambda: self._build_shingles(grams, owner_all), use=big and self.workers > 1)
+        try:
+            out = self._build_grams(grams, owner_all, lengths, starts)
+        except Exception:
+            shingles.wait()  # no thread left computing behind the error
+            raise
+        out.update(shingles.get())
+        has = self._sketched(out["item_sh_start"])
+        out.update(self.hasher.vocabulary())  # the items' words and their hashes (see WordHasher.know)
+        out.update(BandLSH(out["sigs"][has], has, RETRIEVE * self.threshold, self.num_perm).arrays())
+        for name, a in out.items():  # positions and item numbers fit 32 bits: half the cache file to write and read
+            if a.dtype == np.int64 and not name.startswith("vocab") and (not len(a) or a.max() < 2**31):
+                out[name] = a.astype(np.int32)
+        return out
+
+    def _build_grams(self, grams: Grams, owner_all: np.ndarray, lengths: np.ndarray, starts: np.ndarray) -> dict:
+        """The n-gram side: each item's n-grams (or whole short item), their key sets and the f-gram bitmap."""
+        n, min_words = self.n, self.min_words
+        m_of = np.minimum(n, lengths)
         out: dict[str, np.ndarray] = {"lengths": lengths}
         # each item's n-grams, or (shorter than n) the whole item as one m-gram: (owner, hash, word offset)
         for m in np.unique(m_of[m_of > 0]).tolist():
@@ -371,13 +387,6 @@ class ContaminationIndex:
             f = min(long_ms)
             hf, vf = grams.all(f)
             out["fbits"] = _bitmap(hf[vf & (lengths[owner_all[: len(hf)]] >= f)])  # every item f-gram (repeats are harmless)
-        out.update(shingles.get())
-        has = self._sketched(out["item_sh_start"])
-        out.update(self.hasher.vocabulary())  # the items' words and their hashes (see WordHasher.know)
-        out.update(BandLSH(out["sigs"][has], has, RETRIEVE * self.threshold, self.num_perm).arrays())
-        for name, a in out.items():  # positions and item numbers fit 32 bits: half the cache file to write and read
-            if a.dtype == np.int64 and not name.startswith("vocab") and (not len(a) or a.max() < 2**31):
-                out[name] = a.astype(np.int32)
         return out
 
     def _build_shingles(self, grams: Grams, owner_all: np.ndarray) -> dict[str, np.ndarray]:

@@ -156,7 +156,8 @@ class Powers:
             pos = np.cumprod(np.r_[np.uint64(1), np.full(size - 1, _P, np.uint64)], dtype=np.uint64)
             inv = np.cumprod(np.r_[np.uint64(1), np.full(size - 1, pow(_P, -1, 1 << 64), np.uint64)],
                              dtype=np.uint64)
-            self._arrays = (pos, inv)
+            if len(pos) > len(self._arrays[0]):  # two threads growing it at once: the longer stays
+                self._arrays = (pos, inv)
         return pos[:n], inv[:n]
 
 

@@ -91,3 +91,30 @@ def test_a_background_build_error_reaches_the_caller():
     with pytest.raises(ValueError, match="bad shingles"):
         Background(fail).get()
     assert Background(lambda: 7).get() == 7 and Background(lambda: 8, use=False).get() == 8
+
+
+def test_a_failed_build_leaves_no_thread_computing(monkeypatch):
+    """The n-gram side fails while the shingle side runs on its thread: the error goes up after that thread ended."""
+    import threading
+    import time
+
+    from harness.leakage import index as index_module
+
+    monkeypatch.setattr(index_module, "CACHE_MIN_CHARS", 0)
+    ended = []
+    shingles = ContaminationIndex._build_shingles
+
+    def slow(self, *a):
+        time.sleep(0.3)
+        ended.append(True)
+        return shingles(self, *a)
+
+    def fail(self, *a):
+        raise MemoryError("no room for the n-grams")
+
+    monkeypatch.setattr(ContaminationIndex, "_build_shingles", slow)
+    monkeypatch.setattr(ContaminationIndex, "_build_grams", fail)
+    with pytest.raises(MemoryError):
+        ContaminationIndex(_items(), cache=False, workers=2)
+    assert ended and not [t for t in threading.enumerate() if t.name == "medtune-index-build"]
+
