@@ -9,8 +9,8 @@ $MEDTUNE_DATA. Both sides: packed blocks of ``--seq`` tokens, no evaluation, no 
 timed steps (medtune's eval/save interval is set past the last step). tokens/s = input tokens of the
 training steps / their wall time, from the Trainer's train-begin to its last step-end, taken by the same
 callback on both sides (``StepClock``). Beside it, medtune's own end-to-end figure (lineage.tokens_per_s:
-the whole ``trainer.train()``, which for medtune also holds the run's final evaluation and checkpoint, ~0.1 s;
-at 16 steps that alone is ~10% of the call, so only the steps are compared). Prints each run, medians and
+the whole ``trainer.train()``, which for medtune also holds its data loader start and the run's end: ~10%
+of the call at 64 steps, ~30% at 16; the plain script's call has less of both, so only the steps are compared). Prints each run, medians and
 the ratio (target >= 1.0).
 
 Both sides run once untimed first (the first Trainer run in a process pays one-off costs: thread
