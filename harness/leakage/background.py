@@ -36,7 +36,7 @@ class Background:
     def get(self):
         if self._thread is None:
             return self.fn()
-        self._thread.join()
+        self.wait()
         if self._error is not None:
             raise self._error
         return self._result

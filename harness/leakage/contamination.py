@@ -94,22 +94,16 @@ def _contamination(items, documents, n, threshold, shingle, num_perm, min_overla
 
 def rows_of(items: list[Item], results, threshold: float, min_overlap: float) -> list[dict]:
     rows = []
-    append = rows.append
     for item, res in zip(items, results):
         by_ngram = res.ngram_overlap > min_overlap
         by_near = res.near_dup_jaccard >= threshold
-        if not (by_ngram or by_near):  # most items: nothing found (a dict literal is the cheapest row)
-            append({"suite": item.suite, "doc_id": item.doc_id, "ngram_overlap": res.ngram_overlap,
-                    "near_dup_jaccard": res.near_dup_jaccard, "contaminated": False, "matched_source": None,
-                    "evidence": []})
-            continue
-        source = res.ngram_source if by_ngram else res.near_source
+        source = res.ngram_source if by_ngram else (res.near_source if by_near else None)
         evidence = list(res.evidence) if by_ngram else []
         if by_near:
             evidence.append({"near_duplicate": res.near_source, "jaccard": res.near_dup_jaccard})
-        append({"suite": item.suite, "doc_id": item.doc_id, "ngram_overlap": res.ngram_overlap,
-                "near_dup_jaccard": res.near_dup_jaccard, "contaminated": True, "matched_source": source,
-                "evidence": evidence})
+        rows.append({"suite": item.suite, "doc_id": item.doc_id, "ngram_overlap": res.ngram_overlap,
+                     "near_dup_jaccard": res.near_dup_jaccard, "contaminated": bool(by_ngram or by_near),
+                     "matched_source": source, "evidence": evidence})
     return rows
 
 

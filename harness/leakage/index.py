@@ -468,8 +468,10 @@ class ContaminationIndex:
         return self._share_enough(owner, keys.contains(sh32.astype(np.uint64)), n_docs)
 
     def _share_enough(self, owner: np.ndarray, shared_rows: np.ndarray, n_docs: int) -> np.ndarray:
-        total = np.bincount(owner, minlength=n_docs)
-        shared = np.bincount(owner[shared_rows], minlength=n_docs)
+        return self._enough(np.bincount(owner[shared_rows], minlength=n_docs), np.bincount(owner, minlength=n_docs))
+
+    def _enough(self, shared: np.ndarray, total: np.ndarray) -> np.ndarray:
+        """Whether ``shared`` of ``total`` shingles reach the share RETRIEVE * threshold (no shingles: never)."""
         return (total > 0) & (shared >= RETRIEVE * self.threshold * np.maximum(total, 1))
 
     def item_signatures(self, which: np.ndarray) -> np.ndarray:
@@ -561,11 +563,13 @@ class ContaminationIndex:
         for i, h in hits.items():
             results[i].ngram_source = h[0][2]
             results[i].evidence = self._spans(i, h)
-        start, need = self.item_sh_start, RETRIEVE * self.threshold
-        for i, src in state.best_src.items():  # enough of the item's shingles were seen (as _share_enough)
-            lo, hi = int(start[i]), int(start[i + 1])
-            if hi > lo and np.count_nonzero(state.seen[self.item_sh_slot[lo:hi]]) >= need * (hi - lo):
-                results[i].near_dup_jaccard, results[i].near_source = float(state.best[i]), src
+        if state.best_src:  # candidates count only if enough of the item's shingles were seen
+            texts = np.fromiter(state.best_src, np.int64, len(state.best_src))
+            lo, hi = self.item_sh_start[texts], self.item_sh_start[texts + 1]
+            seen = [np.count_nonzero(state.seen[self.item_sh_slot[a:b]]) for a, b in zip(lo.tolist(), hi.tolist())]
+            for i, ok in zip(texts.tolist(), self._enough(np.array(seen), hi - lo).tolist()):
+                if ok:
+                    results[i].near_dup_jaccard, results[i].near_source = float(state.best[i]), state.best_src[i]
         empty = ItemResult()
         return [made.get(u, empty) for u in self.of_item]
 
@@ -586,7 +590,7 @@ class ContaminationIndex:
     def _exact_shingles(self, words, starts: np.ndarray) -> np.ndarray:
         """32-bit shingle hashes at ``starts`` from the words' real hashes (what the sketches need)."""
         k = self.shingle
-        held = np.zeros(len(words.wh) + 1, bool)  # every word these shingles hold, once
+        held = np.zeros(len(words.wh), bool)  # every word these shingles hold, once
         for j in range(k):
             held[starts + j] = True
         at = np.flatnonzero(held)

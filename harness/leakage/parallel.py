@@ -6,7 +6,8 @@ without the GIL, so two threads scan 1.9x as fast as one on 2 cores (forked proc
 faulted in the index's pages again and the blocks and states were pickled across). The index is shared
 read-only; each block gets its own state. This thread reads the corpus (the next block is read while
 the threads scan) and keeps at most ``2 x workers`` blocks in flight, so memory stays bounded however
-long the corpus is. Ctrl-C drops the queued blocks and returns once the running ones end (a block is 2 MB). A corpus of one block, or one worker, scans in this thread.
+long the corpus is. Ctrl-C drops the queued blocks and returns once the running ones end (a block is
+2 MB). A corpus of one block, or one worker, scans in this thread.
 """
 
 from __future__ import annotations
