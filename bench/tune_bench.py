@@ -8,10 +8,10 @@ built-in SmolLM2-135M. Data: the first ``--limit`` lines of corpus/biomed_senten
 $MEDTUNE_DATA. Both sides: packed blocks of ``--seq`` tokens, no evaluation, no checkpoint inside the
 timed steps (medtune's eval/save interval is set past the last step). tokens/s = input tokens of the
 training steps / their wall time, from the Trainer's train-begin to its last step-end, taken by the same
-callback on both sides (``StepClock``). Beside it, medtune's own end-to-end figure (lineage.tokens_per_s:
-the whole ``trainer.train()``, which for medtune also holds its data loader start and the run's end: ~10%
-of the call at 64 steps, ~30% at 16; the plain script's call has less of both, so only the steps are compared). Prints each run, medians and
-the ratio (target >= 1.0).
+callback on both sides (``step_clock``). Beside it, medtune's own end-to-end figure (lineage.tokens_per_s:
+the whole ``trainer.train()``, which for medtune also holds its data loader start and the run's end, its
+final evaluation and checkpoint: ~10% of the call at 64 steps, ~30% at 16; the plain script's call has
+neither, so only the steps are compared). Prints each run, medians and the ratio (target >= 1.0).
 
 Both sides run once untimed first (the first Trainer run in a process pays one-off costs: thread
 pools, allocator, lazy imports; the 0.71 smoke figure was that, medtune ran first), then the order
@@ -33,25 +33,23 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-class StepClock:
-    """A TrainerCallback: the wall time from train-begin to the last step-end (the training steps only)."""
+def step_clock():
+    """A TrainerCallback timing the training steps: ``rate(tokens)`` over train-begin to the last step-end."""
+    from transformers import TrainerCallback
 
-    def __new__(cls):
-        from transformers import TrainerCallback
+    class StepClock(TrainerCallback):
+        t0 = t1 = None
 
-        class _Clock(TrainerCallback):
-            t0 = t1 = None
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.t0 = time.perf_counter()
 
-            def on_train_begin(self, args, state, control, **kwargs):
-                self.t0 = time.perf_counter()
+        def on_step_end(self, args, state, control, **kwargs):
+            self.t1 = time.perf_counter()
 
-            def on_step_end(self, args, state, control, **kwargs):
-                self.t1 = time.perf_counter()
+        def rate(self, tokens: int) -> float:
+            return tokens / (self.t1 - self.t0)
 
-            def rate(self, tokens: int) -> float:
-                return tokens / (self.t1 - self.t0)
-
-        return _Clock()
+    return StepClock()
 
 
 def medtune(base: str, root: Path, out: Path, a) -> tuple[float, float]:
@@ -65,7 +63,7 @@ def medtune(base: str, root: Path, out: Path, a) -> tuple[float, float]:
             "train.grad_accum": 1, "train.seq_length": a.seq, "train.eval_every": a.steps + 1,
             "train.log_every": a.steps, "train.patience": None, "data.replay": None, "data.canaries": None}
     spec = load_recipe("demo_dapt_smollm2", sets)
-    clock = StepClock()
+    clock = step_clock()
     ctx = TuneContext(store=Store(out.parent / f"{out.name}.duckdb"), data_root=root, output=spec.output_path(),
                       show_progress=False, echo=lambda m: None, callbacks=[clock])
     recorded = float(tune(spec, ctx, force=True).lineage["tokens_per_s"])
@@ -91,7 +89,7 @@ def plain(base: str, root: Path, out: Path, a) -> float:
     args = TrainingArguments(output_dir=str(out), per_device_train_batch_size=a.batch, max_steps=a.steps,
                              learning_rate=5e-5, save_strategy="no", eval_strategy="no", report_to="none",
                              logging_steps=a.steps, disable_tqdm=True, use_cpu=True, seed=42)
-    clock = StepClock()
+    clock = step_clock()
     trainer = Trainer(model=model, args=args, train_dataset=data, data_collator=default_data_collator,
                       callbacks=[clock])
     trainer.train()
@@ -130,11 +128,10 @@ def main() -> None:
     for i in range(a.runs):
         if i % 2:
             theirs.append(plain(base, root, tmp / f"p{i}", a))
-            ours.append(medtune(base, root, tmp / f"m{i}", a))
-        else:
-            ours.append(medtune(base, root, tmp / f"m{i}", a))
+        step, rec = medtune(base, root, tmp / f"m{i}", a)
+        if not i % 2:
             theirs.append(plain(base, root, tmp / f"p{i}", a))
-        ours[-1], rec = ours[-1]
+        ours.append(step)
         recorded.append(rec)
         print(f"  run {i + 1}: medtune tune {ours[-1]:,.0f} tokens/s (its whole train call: {rec:,.0f}), "
               f"plain Trainer {theirs[-1]:,.0f} tokens/s")
