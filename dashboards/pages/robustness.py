@@ -1,7 +1,8 @@
-"""Robustness audit: paired clean vs perturbed scores, flip rates, and giskard's HTML report."""
+"""Robustness audit: paired clean vs perturbed scores, flip rates, and giskard's scan and HTML report when it ran."""
 
 from pathlib import Path
 
+import pandas as pd
 import plotly.express as px
 import streamlit as st
 
@@ -17,7 +18,8 @@ audit = audits[audits["audit_id"] == audit_id].iloc[0]
 c1, c2, c3 = st.columns(3)
 c1.metric(f"clean {audit['metric']}", f"{audit['clean_value']:.3f}" if audit["clean_value"] == audit["clean_value"] else "—")
 c2.metric("items", audit["n"])
-c3.metric("giskard issues", audit["n_issues"])
+scanned = not pd.isna(audit["n_issues"])  # NULL: giskard's scan did not run (giskard not installed, or skipped)
+c3.metric("giskard issues", int(audit["n_issues"]) if scanned else "not run")
 
 rows = ui.safe(data.robustness_perturbations, store, audit_id)
 if rows is None or rows.empty:
@@ -29,8 +31,12 @@ else:
     st.plotly_chart(fig, width="stretch")
     st.dataframe(rows, hide_index=True, width="stretch")
 
-issues = data.loads(audit["giskard_issues"]) or []
-if issues:
+if not scanned:
+    st.caption("giskard's scan did not run for this audit (giskard not installed, or `--no-giskard-scan`); "
+               "the paired perturbation results above are complete without it. For the scan and its HTML report: "
+               "`pip install 'medtune[giskard]'` (Python 3.11, numpy<2).")
+issues = data.loads(audit["giskard_issues"]) if scanned else None
+if isinstance(issues, list) and issues:
     st.subheader("giskard issues")
     st.dataframe(issues, width="stretch")
 report = audit["report_path"]

@@ -1,4 +1,4 @@
-"""``medtune audit robustness``: giskard robustness profile of a variant on a suite."""
+"""``medtune audit robustness``: robustness profile of a variant on a suite (plus giskard's scan when installed)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,16 @@ import typer
 from harness.cli.common import BACKEND_OPT, DATA_OPT, DB_OPT, console, parse_options, progress_bar, relaunch_if_asked
 
 HELP = (
-    "Robustness of a variant on a suite under meaning-preserving text edits (giskard 2, offline).\n\n"
+    "Robustness of a variant on a suite under meaning-preserving text edits (offline).\n\n"
     "Multiple-choice suites: the question text is perturbed (options untouched). NER suites: only the "
     "non-entity words are perturbed, so the gold entities stay aligned word for word.\n\n"
-    "Each perturbation (giskard's own transformations: case, typos, punctuation, numbers to words, accents) "
-    "is compared paired with the same items clean: score change with 95% CI, McNemar p (QA), fraction of "
-    "flipped predictions. giskard's scan (text perturbation; performance bias and over/under-confidence on "
-    "100+ items) writes an HTML report beside the DB under reports/. Results go to the DB in one transaction."
+    "Each perturbation (case, typos, punctuation, numbers to words, accents: the kinds giskard's text "
+    "perturbation detector applies, deterministic per item and --seed) is compared paired with the same "
+    "items clean: score change with 95% CI, McNemar p (QA), fraction of flipped predictions. Results go to "
+    "the DB in one transaction.\n\n"
+    "With giskard installed (pip install 'medtune\\[giskard]': giskard 2, Python 3.11, numpy<2), giskard's scan "
+    "also runs (text perturbation; performance bias and over/under-confidence on 100+ items) and writes an HTML "
+    "report beside the DB under reports/. Without it the audit is complete and records that the scan did not run."
 )
 
 
@@ -32,7 +35,10 @@ def robustness_cmd(
         help="uppercase | lowercase | titlecase | typos | punctuation | numbers | accents; repeatable (default: all)"),
     threshold: float = typer.Option(0.05, help="Flag a perturbation when this fraction of predictions flips (giskard's rule)"),
     option: Optional[list[str]] = typer.Option(None, "--option", "-o", help="Suite option key=value; repeatable"),
-    seed: int = typer.Option(0, help="Seed for the bootstrap CIs"),
+    seed: int = typer.Option(0, help="Seed for the typos and the bootstrap CIs"),
+    giskard_scan: Optional[bool] = typer.Option(
+        None, "--giskard-scan/--no-giskard-scan",
+        help="Run giskard's scan and HTML report too (default: when giskard is installed, `medtune\\[giskard]`)"),
     device: str = typer.Option("auto", help="auto | cpu | cuda[:N]"),
     dtype: str = typer.Option("auto", help="auto | float32 | bfloat16 | float16"),
     batch_size: str = typer.Option("auto", "--batch-size", help="Integer, or auto"),
@@ -45,7 +51,9 @@ def robustness_cmd(
 ):
     from harness import distributed
     from harness.medtune.api import audit_robustness
+    from harness.robustness._giskard import wanted
 
+    wanted(giskard_scan)  # --giskard-scan without giskard: one line, exit 2, before any process starts
     relaunch_if_asked(processes)
     bar = progress_bar()  # shown from the first scored item: bad input before that is a clean one-line error
     task = bar.add_task(f"{variant} · robustness {suite}", total=None, rate="")
@@ -57,9 +65,9 @@ def robustness_cmd(
 
     try:
         audit = audit_robustness(variant, suite, limit=limit, perturbations=perturbation, threshold=threshold,
-                                 options=parse_options(option), seed=seed, backend=backend, device=device,
-                                 dtype=dtype, batch_size=batch_size, db=db, data_root=data_root,
-                                 progress=lambda n: shown().advance(task, n),
+                                 options=parse_options(option), seed=seed, giskard_scan=giskard_scan,
+                                 backend=backend, device=device, dtype=dtype, batch_size=batch_size, db=db,
+                                 data_root=data_root, progress=lambda n: shown().advance(task, n),
                                  echo=lambda m: shown().update(task, rate=m))
     finally:
         bar.stop()
@@ -83,11 +91,15 @@ def print_audit(audit) -> None:
     print_table(console, f"robustness · {escape(audit.variant)} on {escape(audit.suite)} · clean {audit.metric} "
                          f"{audit.clean_value:.3f} (n={audit.n}) · paired on the items each perturbation changes",
                 ("perturbation", "n", "clean", "perturbed", "delta [95% CI]", "p", "flipped", "flag"), rows)
-    console.print(f"giskard detectors: {', '.join(audit.detectors)}"
-                  + ("" if len(audit.detectors) > 1 else " (slice detectors need 100+ items)"))
-    for issue in audit.giskard_issues:
-        what = issue["transformation"] or issue["slice"] or ""
-        console.print(f"  [{issue['level']}] {issue['group']}: {what} — {issue['deviation']}", highlight=False)
-    if not audit.giskard_issues:
-        console.print("  no giskard issues")
-    console.print(f"report: {audit.report_path}   audit id: {audit.audit_id}   {audit.duration_s:.1f} s", highlight=False)
+    if audit.giskard_issues is None:
+        console.print(f"giskard scan {escape(audit.settings.get('giskard_scan', 'not run'))}", highlight=False)
+    else:
+        console.print(f"giskard detectors: {', '.join(audit.detectors)}"
+                      + ("" if len(audit.detectors) > 1 else " (slice detectors need 100+ items)"))
+        for issue in audit.giskard_issues:
+            what = issue["transformation"] or issue["slice"] or ""
+            console.print(f"  [{issue['level']}] {issue['group']}: {what} — {issue['deviation']}", highlight=False)
+        if not audit.giskard_issues:
+            console.print("  no giskard issues")
+        console.print(f"report: {audit.report_path}", highlight=False)
+    console.print(f"audit id: {audit.audit_id}   {audit.duration_s:.1f} s", highlight=False)

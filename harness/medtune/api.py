@@ -89,16 +89,19 @@ def audit_leakage(variant: str, *, db: str | Path | None = None, data_root: str 
 
 def audit_robustness(variant: str, suite: str, *, limit: int | None = None, perturbations: list[str] | None = None,
                      threshold: float = 0.05, options: Mapping[str, Any] | None = None, seed: int = 0,
-                     backend: str | None = None, device: str = "auto", dtype: str = "auto",
-                     batch_size: int | str = "auto", db: str | Path | None = None,
+                     giskard_scan: bool | None = None, backend: str | None = None, device: str = "auto",
+                     dtype: str = "auto", batch_size: int | str = "auto", db: str | Path | None = None,
                      data_root: str | Path | None = None, progress: Callable[[int], None] | None = None,
                      echo: Callable[[str], None] = lambda m: None):
     """Paired robustness audit of ``variant`` on one multiple-choice or NER suite under text
-    perturbations, like ``medtune audit robustness``. Stored, and returned as a ``RobustnessAudit``."""
+    perturbations, like ``medtune audit robustness``. Stored, and returned as a ``RobustnessAudit``.
+    ``giskard_scan``: None runs giskard's scan when giskard is installed (``medtune[giskard]``), True
+    requires it, False skips it."""
     from harness.errors import MedtuneError
     from harness.evaluate import check_settings, data_hash, partial_path
     from harness.models import DEFAULT_BACKENDS, check_backend, load, resolve
     from harness.robustness import check_supported, run_audit, save_audit
+    from harness.robustness._giskard import wanted
     from harness.robustness._perturbations import check_names
     from harness.store.runs import run_key
     from suites import load_suite
@@ -107,6 +110,7 @@ def audit_robustness(variant: str, suite: str, *, limit: int | None = None, pert
         raise MedtuneError(f"--threshold {threshold}: expected a fraction between 0 and 1")
     batch_size = check_settings(limit=limit, batch_size=batch_size, device=device, dtype=dtype)
     check_names(perturbations)
+    wanted(giskard_scan)
     check_backend(backend)
     store = _store(db)
     root = _root(data_root)
@@ -125,7 +129,7 @@ def audit_robustness(variant: str, suite: str, *, limit: int | None = None, pert
     partial = partial_path(f"robustness-{key}")
     audit = run_audit(loaded, lm, docs, ref.name, perturbations=perturbations, threshold=threshold,
                       report_dir=store.path.parent / "reports", seed=seed, partial_path=partial,
-                      progress=progress, echo=echo)
+                      progress=progress, echo=echo, giskard_scan=giskard_scan)
     distributed.on_main(lambda: save_audit(store, audit))  # under a launcher rank 0 alone writes
     partial.unlink(missing_ok=True)
     return audit

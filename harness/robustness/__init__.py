@@ -1,8 +1,9 @@
-"""Robustness audits with giskard: how much a variant's scores move under meaning-preserving edits.
+"""Robustness audits: how much a variant's scores move under meaning-preserving text edits.
 
-``run_audit(suite, lm, docs, variant)`` -> ``RobustnessAudit`` (paired per-perturbation results,
-giskard issues, HTML report); ``save_audit(store, audit)`` writes it (tables of migration 007).
-giskard is imported only when an audit runs.
+``run_audit(suite, lm, docs, variant)`` -> ``RobustnessAudit`` (paired per-perturbation results; with
+giskard installed, the extra ``medtune[giskard]``, also its scan's issues and HTML report);
+``save_audit(store, audit)`` writes it (tables of migration 007). giskard is imported only when its
+scan runs.
 """
 
 from harness.robustness._adapters import SUPPORTED_TYPES, adapter_for, check_supported

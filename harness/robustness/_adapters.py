@@ -1,14 +1,14 @@
-"""How a suite type meets giskard: which text is perturbed, what the model outputs, how an item scores.
+"""How a suite type meets the audit: which text is perturbed, how an item scores, and how giskard sees it.
 
 - multiple choice: the document's ``question`` (or ``query``/``ctx``) is perturbed, options untouched;
-  the giskard model is a classifier whose classes are the option letters and whose ``predict_proba``
-  is the softmax over the option log-likelihoods; the paired score is ``acc``.
+  for giskard's scan the model is a classifier whose classes are the option letters and whose
+  ``predict_proba`` is the softmax over the option log-likelihoods; the paired score is ``acc``.
 - NER: the sentence is perturbed **only on its non-entity words** (gold ``O`` words), so the gold
   tags stay aligned word for word; entity words are never changed. Each maximal run of ``O`` words
-  goes through giskard's transformation as one string and is re-split on whitespace (a run may
-  gain or lose words; they are all ``O``). The paired score is corpus entity F1 (summed counts). giskard
-  itself sees the whole sentence as a regression model whose output is the number of predicted
-  entity words (giskard has no sequence-labelling model type).
+  is perturbed as one string and re-split on whitespace (a run may gain or lose words; they are all
+  ``O``). The paired score is corpus entity F1 (summed counts). giskard's scan, when it runs, sees the
+  whole sentence as a regression model whose output is the number of predicted entity words (giskard
+  has no sequence-labelling model type).
 
 The score of a set of items and the paired test (perturbed - clean) are the metric's declaration
 in the suite type (``harness.metrics``: McNemar for accuracy, paired bootstrap of the corpus F1).
@@ -19,7 +19,6 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-import pandas as pd
 
 from harness.errors import MedtuneError
 from harness.metrics import MetricDef, compare
@@ -90,15 +89,14 @@ class QAAdapter(_Scored):
     def flipped(self, clean: Sample, perturbed: Sample) -> bool:
         return int(clean.prediction) != int(perturbed.prediction)
 
-    def perturb(self, transform: Callable[[pd.DataFrame, str], pd.Series]) -> dict[int, dict]:
-        """Item index -> perturbed document, for the items the transformation changes."""
-        frame = pd.DataFrame({"text": [self.text(d) for d in self.docs]})
-        new = transform(frame, "text")
-        return {i: self.with_text(self.docs[i], t) for i, t in enumerate(new) if t != frame["text"][i]}
+    def perturb(self, edit: Callable[[str], str]) -> dict[int, dict]:
+        """Item index -> perturbed document, for the items ``edit`` changes."""
+        new = [edit(self.text(d)) for d in self.docs]
+        return {i: self.with_text(d, t) for i, (d, t) in enumerate(zip(self.docs, new)) if t != self.text(d)}
 
 
 class NERAdapter(_Scored):
-    """NER: perturb non-entity words only; giskard sees a regression on the predicted entity count."""
+    """NER: perturb non-entity words only; giskard's scan sees a regression on the predicted entity count."""
 
     suite_type = "ner"
     text_column = "sentence"
@@ -147,7 +145,8 @@ class NERAdapter(_Scored):
         n_entities = lambda tags: sum(t.startswith("B-") for t in tags)
         return on_entities(clean, a) != on_entities(perturbed, b) or n_entities(a) != n_entities(b)
 
-    def perturb(self, transform: Callable[[pd.DataFrame, str], pd.Series]) -> dict[int, dict]:
+    def perturb(self, edit: Callable[[str], str]) -> dict[int, dict]:
+        """Item index -> perturbed document: ``edit`` applied to each run of ``O`` words, entities untouched."""
         runs = []  # (doc index, start, end) of each maximal run of O words
         for i, doc in enumerate(self.docs):
             tags, start = doc[self.tags_key], None
@@ -157,13 +156,10 @@ class NERAdapter(_Scored):
                 elif tag != "O" and start is not None:
                     runs.append((i, start, j))
                     start = None
-        if not runs:
-            return {}
-        frame = pd.DataFrame({"text": [" ".join(self.docs[i][self.words_key][a:b]) for i, a, b in runs]})
-        new = transform(frame, "text")
+        olds = [" ".join(self.docs[i][self.words_key][a:b]) for i, a, b in runs]
         changed: dict[int, dict] = {}
         # rebuild from the last run backwards so earlier word offsets stay valid
-        for (i, a, b), old, text in reversed(list(zip(runs, frame["text"], new))):
+        for (i, a, b), old, text in reversed(list(zip(runs, olds, [edit(t) for t in olds]))):
             if text == old or not text.split():
                 continue
             doc = changed.get(i, self.docs[i])
@@ -182,12 +178,12 @@ def _predicted_tags(sample: Sample) -> list[str]:
 
 
 def check_supported(suite) -> None:
-    """A clear error for a suite type giskard cannot wrap (before any data or model is loaded)."""
+    """A clear error for a suite type the audit cannot score paired (before any data or model is loaded)."""
     if suite.spec.type in SUPPORTED_TYPES:
         return
     kind = suite.spec.type
     raise MedtuneError(
-        f"suite {suite.name} is of type {kind!r}, which the robustness audit cannot wrap as a giskard model; "
+        f"suite {suite.name} is of type {kind!r}, which the robustness audit does not support; "
         f"supported suite types: {', '.join(SUPPORTED_TYPES)} (e.g. medqa_usmle, medmcqa, mmlu_medical, pubmedqa, ner_ncbi_disease)"
     )
 

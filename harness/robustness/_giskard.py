@@ -1,13 +1,17 @@
-"""The giskard side: wrap the scorer as a giskard 2 Model and the suite as a Dataset, scan, report.
+"""The optional giskard side: wrap the scorer as a giskard 2 Model and the suite as a Dataset, scan, report.
 
-Only giskard's non-LLM detectors run (nothing leaves the machine; analytics are switched off):
-text perturbations, performance bias across slices, over- and under-confidence. giskard's slice
-detectors skip datasets under 100 items (its own statistical floor); the audit records which ran.
+giskard 2 is the extra ``medtune[giskard]`` (Python 3.11, numpy<2); without it the audit runs its
+paired perturbations alone and records that the scan did not run. Only giskard's non-LLM detectors
+run (nothing leaves the machine; analytics are switched off): text perturbations (medtune's own,
+wrapped as giskard transformations), performance bias across slices, over- and under-confidence.
+giskard's slice detectors skip datasets under 100 items (its own statistical floor); the audit
+records which ran.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import logging
 import os
@@ -16,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.errors import MedtuneError
 from harness.robustness._predictor import ITEM
 
 TARGET = "target"
@@ -24,6 +29,25 @@ DETECTORS = {
     "regression": ["text_perturbation", "performance_bias"],
 }
 SLICE_MIN_ITEMS = 100  # giskard LossBasedDetector.MIN_DATASET_LENGTH
+INSTALL = "pip install 'medtune[giskard]' (giskard 2 needs Python 3.11 and numpy<2)"
+
+
+def available() -> bool:
+    """Is giskard importable here? (Looked up, not imported: importing giskard takes seconds.)"""
+    try:
+        return importlib.util.find_spec("giskard") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def wanted(giskard_scan: bool | None) -> bool:
+    """Whether the scan runs: ``None`` when giskard is installed; ``True`` demands it (a clear error
+    without giskard, before any work); ``False`` never."""
+    if giskard_scan is None:
+        return available()
+    if giskard_scan and not available():
+        raise MedtuneError(f"--giskard-scan: giskard is not installed; install it with {INSTALL}")
+    return giskard_scan
 
 
 def import_giskard():
@@ -62,12 +86,25 @@ def build(adapter, scorer, name: str):
     return model, dataset, features
 
 
-def scan(model, dataset, features, adapter, transformations, threshold: float):
+def transformations(perturbations, seed: int) -> list[type]:
+    """giskard text-transformation classes applying medtune's perturbations with the audit's seed, so
+    the scan perturbs exactly as the paired audit did (and finds those rows already scored)."""
+    from giskard.scanner.robustness.text_transformations import TextTransformation
+
+    def make_perturbation(self, text: str) -> str:
+        return self.perturbation(text, self.seed)
+
+    return [type(f"Medtune_{p.key}", (TextTransformation,),
+                 {"name": p.name, "perturbation": p, "seed": seed, "make_perturbation": make_perturbation})
+            for p in perturbations]
+
+
+def scan(model, dataset, features, adapter, perturbations, threshold: float, seed: int = 0):
     giskard = import_giskard()
     only = DETECTORS[adapter.model_type]
     if len(dataset.df) < SLICE_MIN_ITEMS:
         only = ["text_perturbation"]
-    params = {"text_perturbation": {"transformations": list(transformations), "threshold": threshold,
+    params = {"text_perturbation": {"transformations": transformations(perturbations, seed), "threshold": threshold,
                                     "num_samples": len(dataset.df)}}
     # giskard's model-validation hints and prints ("successfully validated") are noise next to our table
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):

@@ -1,5 +1,6 @@
 """Write an audit to the DB (tables from migration 007) in one short transaction, and read them back
-(the SQL lives in ``harness.store.robustness``)."""
+(the SQL lives in ``harness.store.robustness``). An audit without giskard's scan has NULL
+``giskard_issues``, ``n_issues`` and ``report_path``."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ def save_audit(store: Store, audit) -> None:
     row = RobustnessAudit(
         audit_id=audit.audit_id, variant=audit.variant, suite=audit.suite, suite_type=audit.suite_type,
         metric=audit.metric, clean_value=audit.clean_value, n=audit.n, settings=audit.settings,
-        report_path=audit.report_path, giskard_issues=audit.giskard_issues, n_issues=len(audit.giskard_issues),
+        report_path=audit.report_path, giskard_issues=audit.giskard_issues,
+        n_issues=None if audit.giskard_issues is None else len(audit.giskard_issues),  # None: no giskard scan
         code_version=code_version(), duration_s=audit.duration_s)
     perturbations = [RobustnessPerturbation(
         audit_id=audit.audit_id, perturbation=p.perturbation, metric=p.metric, clean_value=p.clean_value,

@@ -127,3 +127,12 @@ def _audits(con, rng) -> None:
                                         perturbed_value=0.36 - flip / 3, delta=-flip / 3, ci_low=-0.1, ci_high=0.02,
                                         flip_rate=flip, n=30, p_value=0.2, flagged=flip > 0.2)
                  for p, flip in [("Transform to uppercase", 0.22), ("Add typos", 0.31), ("Punctuation removal", 0.08)]])
+    # an older audit run without giskard (not installed, or --no-giskard-scan): no scan, no issues, no report
+    insert(con, [RobustnessAudit(audit_id="rob0", variant="smollm2-135m", suite="medqa_usmle",
+                                 suite_type="multiple_choice", metric="acc", clean_value=0.30, n=40,
+                                 settings={"giskard_scan": "not run: giskard is not installed"},
+                                 code_version="0.1.0", duration_s=8.0, created_at=T0 - timedelta(days=1))])
+    insert(con, [RobustnessPerturbation(audit_id="rob0", perturbation=p, metric="acc", clean_value=0.30,
+                                        perturbed_value=0.30 - flip / 3, delta=-flip / 3, ci_low=-0.1, ci_high=0.02,
+                                        flip_rate=flip, n=30, p_value=0.3, flagged=flip > 0.2)
+                 for p, flip in [("Transform to lowercase", 0.05), ("Add typos", 0.12)]])
