@@ -12,44 +12,46 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli.version import LOCK, STAMP, lock_text
+from harness.cli.version import STAMP, lock_text
 
 REPO = Path(__file__).resolve().parents[2]
 MEDTUNE = Path(sys.executable).parent / "medtune"
-LINE = re.compile(r"^medtune (\S+) \((lock sha256:[0-9a-f]{12}, (installed from \.ci/requirements\.lock"
-                  r"|not installed from the lock).*|no lock)\)$")
+LINE = re.compile(r"^medtune (\S+) \((lock sha256:[0-9a-f]{12}, installed from \.ci/requirements-\S+\.lock.*"
+                  r"|not installed from a lock)\)$")
+LOCK = ".ci/requirements-py3.12.lock"
 
 
 @pytest.fixture()
-def lock(tmp_path) -> tuple[Path, str]:
-    path = tmp_path / "checkout" / "requirements.lock"
-    path.parent.mkdir()
-    path.write_text("torch==2.13.0 --hash=sha256:00\n")
-    return path, hashlib.sha256(path.read_bytes()).hexdigest()
+def checkout(tmp_path) -> tuple[Path, str]:
+    root = tmp_path / "checkout"
+    (root / ".ci").mkdir(parents=True)
+    (root / LOCK).write_text("torch==2.13.0 --hash=sha256:00\n")
+    return root, hashlib.sha256((root / LOCK).read_bytes()).hexdigest()
 
 
-def test_lock_installed_from(tmp_path, lock):
-    path, digest = lock
-    (tmp_path / STAMP).write_text(digest + "\n")
-    assert lock_text(tmp_path, path) == f"lock sha256:{digest[:12]}, installed from {LOCK}"
+def test_lock_installed_from(tmp_path, checkout):
+    root, digest = checkout
+    (tmp_path / STAMP).write_text(f"{digest} {LOCK} -\n")
+    assert lock_text(tmp_path, root) == f"lock sha256:{digest[:12]}, installed from {LOCK}"
 
 
-def test_lock_changed_since_install_says_rerun_setup(tmp_path, lock):
-    path, digest = lock
-    (tmp_path / STAMP).write_text("ab" * 32 + "\n")
-    text = lock_text(tmp_path, path)
+def test_kept_torch_is_named(tmp_path, checkout):
+    root, digest = checkout
+    (tmp_path / STAMP).write_text(f"{digest} {LOCK} torch==2.11.0\n")
+    assert lock_text(tmp_path, root) == (f"lock sha256:{digest[:12]}, installed from {LOCK} "
+                                         "with the environment's own torch==2.11.0")
+
+
+def test_lock_changed_since_install_says_rerun_setup(tmp_path, checkout):
+    root, digest = checkout
+    (tmp_path / STAMP).write_text(f"{'ab' * 32} {LOCK} -\n")
+    text = lock_text(tmp_path, root)
     assert text.startswith(f"lock sha256:{'ab' * 6}, installed from {LOCK}")
     assert f"sha256:{digest[:12]}" in text and "re-run .ci/setup" in text
 
 
-def test_no_stamp_hashes_the_checkout_lock(tmp_path, lock):
-    path, digest = lock
-    assert lock_text(tmp_path, path) == f"lock sha256:{digest[:12]}, not installed from the lock"
-
-
-def test_no_stamp_and_no_lock(tmp_path, monkeypatch):
-    monkeypatch.setattr("harness.cli.version._checkout_lock", lambda: None)
-    assert lock_text(tmp_path) == "no lock"
+def test_no_stamp(tmp_path, checkout):
+    assert lock_text(tmp_path, checkout[0]) == "not installed from a lock"
 
 
 def test_one_version_from_the_installed_distribution():
