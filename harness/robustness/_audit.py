@@ -105,7 +105,7 @@ def run_audit(suite, lm, docs: list[dict], variant: str, perturbations: list[str
     else:
         issues, detectors, report_path = None, [], None
         scan_note = ("not run: --no-giskard-scan" if giskard_scan is False
-                     else f"not run: giskard is not installed; for the scan: {_giskard.INSTALL}")
+                     else f"not run: {_giskard.missing()}")
     if distributed.launched() and partial_path:
         partial_path.unlink(missing_ok=True)  # this rank's resume file: its documents are in the audit
 

@@ -32,12 +32,25 @@ SLICE_MIN_ITEMS = 100  # giskard LossBasedDetector.MIN_DATASET_LENGTH
 INSTALL = "pip install 'medtune[giskard]' (giskard 2 needs Python 3.11 and numpy<2)"
 
 
-def available() -> bool:
-    """Is giskard importable here? (Looked up, not imported: importing giskard takes seconds.)"""
+def missing() -> str | None:
+    """Why giskard's scan cannot run here, or None. Looked up, not imported (importing giskard takes seconds); a
+    giskard 2 left beside numpy 2 (an environment moved to a newer lock) counts as missing: it fails at import."""
     try:
-        return importlib.util.find_spec("giskard") is not None
+        found = importlib.util.find_spec("giskard") is not None
     except (ImportError, ValueError):
-        return False
+        found = False
+    if not found:
+        return f"giskard is not installed; install it with {INSTALL}"
+    import numpy
+
+    if int(numpy.__version__.split(".")[0]) >= 2:
+        return (f"giskard 2 is installed but this environment has numpy {numpy.__version__} (it needs numpy<2); "
+                f"use a Python 3.11 environment with {INSTALL}")
+    return None
+
+
+def available() -> bool:
+    return missing() is None
 
 
 def wanted(giskard_scan: bool | None) -> bool:
@@ -45,8 +58,9 @@ def wanted(giskard_scan: bool | None) -> bool:
     without giskard, before any work); ``False`` never."""
     if giskard_scan is None:
         return available()
-    if giskard_scan and not available():
-        raise MedtuneError(f"--giskard-scan: giskard is not installed; install it with {INSTALL}")
+    why = missing() if giskard_scan else None
+    if why:
+        raise MedtuneError(f"--giskard-scan: {why}")
     return giskard_scan
 
 

@@ -43,7 +43,7 @@ def test_fragile_model_is_flagged_without_giskard(suite, tmp_path, no_giskard):
     # the scan did not run, and the audit says so
     assert audit.giskard_issues is None and audit.detectors == [] and audit.report_path is None
     assert audit.giskard_flagged == [] and not list(tmp_path.iterdir())
-    assert audit.settings["giskard_scan"] == ("not run: giskard is not installed; for the scan: pip install "
+    assert audit.settings["giskard_scan"] == ("not run: giskard is not installed; install it with pip install "
                                               "'medtune[giskard]' (giskard 2 needs Python 3.11 and numpy<2)")
 
 
@@ -123,3 +123,21 @@ def test_interrupted_audit_resumes_from_partial_file(suite, tmp_path, no_giskard
     again = StableLM()
     audit = run_audit(suite, again, _docs(8), "stable", perturbations=["uppercase", "lowercase"], partial_path=partial)
     assert audit.settings["documents_resumed"] == 16 and again.calls == 8 * 4  # only the lowercase items are new
+
+
+def test_giskard_left_beside_numpy_2_counts_as_missing(monkeypatch):
+    """An environment moved to a numpy-2 lock may still hold giskard 2, which fails at import: not available, and
+    asking for the scan says why in one line."""
+    import importlib.util
+
+    import numpy
+
+    from harness.robustness import _giskard
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "giskard" else None)
+    monkeypatch.setattr(numpy, "__version__", "2.4.6")
+    assert not _giskard.available() and _giskard.wanted(None) is False
+    with pytest.raises(MedtuneError, match=r"giskard 2 is installed but this environment has numpy 2\.4\.6"):
+        _giskard.wanted(True)
+    monkeypatch.setattr(numpy, "__version__", "1.26.4")
+    assert _giskard.available()
