@@ -66,12 +66,25 @@ def _encode(base, input_ids, attention_mask, labels, token_type_ids=None, positi
     as ``hidden[labels != -100]``): BertModel.forward up to the last layer, then that layer at the masked rows."""
     hidden = base.embeddings(input_ids=input_ids, token_type_ids=token_type_ids, position_ids=position_ids,
                              inputs_embeds=inputs_embeds)
-    mask, _ = base._create_attention_masks(attention_mask=attention_mask, encoder_attention_mask=None,
-                                           embedding_output=hidden, encoder_hidden_states=None, cache=None)
+    mask, _ = base._create_attention_masks(**_mask_kwargs(base, attention_mask, hidden, position_ids))
     *stack, last = base.encoder.layer
-    for layer in stack:  # as BertEncoder.forward calls them (gradient checkpointing included)
-        hidden = layer(hidden, mask, None, encoder_attention_mask=None, cache=None, position_ids=position_ids)
+    for layer in stack:  # as BertEncoder.forward calls them (gradient checkpointing included); no KV cache
+        hidden = layer(hidden, mask, None, encoder_attention_mask=None, position_ids=position_ids)
     return _last_layer_at(last, hidden, attention_mask, labels != -100)
+
+
+def _mask_kwargs(base, attention_mask, hidden, position_ids) -> dict:
+    """The arguments of ``BertModel._create_attention_masks`` as the installed transformers names them: the KV cache
+    (none here) is ``past_key_values`` before 5.24 and ``cache`` after; 5.25 added ``position_ids``."""
+    import inspect
+
+    names = inspect.signature(base._create_attention_masks).parameters
+    kwargs = {"attention_mask": attention_mask, "encoder_attention_mask": None, "embedding_output": hidden,
+              "encoder_hidden_states": None}
+    kwargs.update({name: None for name in ("cache", "past_key_values") if name in names})
+    if "position_ids" in names:
+        kwargs["position_ids"] = position_ids
+    return kwargs
 
 
 def _last_layer_at(layer, hidden, attention_mask, where):

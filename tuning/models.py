@@ -7,6 +7,10 @@ adapter parent under an adapter) raises ConfigError here, before any training st
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 from harness.errors import ConfigError, MedtuneError
 
 
@@ -55,9 +59,79 @@ def _fit_embeddings(model, tokenizer) -> None:
         model.resize_token_embeddings(len(tokenizer))
 
 
-def load_causal(ref, tokenizer, dtype, device: str = "cpu", quantize: bool = False, merge_adapter: bool = True):
+# -- sharded training: accelerate launch --config_file tuning/accelerate/{fsdp2,deepspeed_zero3}.yaml ------------
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "t", "yes", "y", "on")
+
+
+def deepspeed_stage(trainer_args: dict) -> int | None:
+    """The ZeRO stage of a run that uses DeepSpeed (0: stage unknown), None when it does not. From
+    ``train.trainer_args.deepspeed`` (a dict or a JSON file), else from ``accelerate launch`` with a DeepSpeed
+    config (ACCELERATE_USE_DEEPSPEED, ACCELERATE_DEEPSPEED_ZERO_STAGE or ..._CONFIG_FILE in the environment)."""
+    config = trainer_args.get("deepspeed")
+    if not config:
+        if not _env_flag("ACCELERATE_USE_DEEPSPEED"):
+            return None
+        stage = os.environ.get("ACCELERATE_DEEPSPEED_ZERO_STAGE", "").strip()
+        if stage.isdigit():
+            return int(stage)
+        config = os.environ.get("ACCELERATE_DEEPSPEED_CONFIG_FILE")
+        if not config:
+            return 0
+    if isinstance(config, (str, Path)):
+        try:
+            config = json.loads(Path(config).expanduser().read_text())
+        except (OSError, ValueError):
+            return 0  # TrainingArguments reports the unreadable file
+    stage = (config.get("zero_optimization") or {}).get("stage", 0) if isinstance(config, dict) else 0
+    return int(stage) if str(stage).isdigit() else 0
+
+
+def sharding(train, device: str) -> str | None:
+    """``fsdp`` or ``zero3`` when the ranks shard this run's weights (FSDP, DeepSpeed ZeRO-3), else None (whole
+    weights on every rank: one process, DDP, ZeRO-1/2). On the CPU accelerate runs those configs as DDP: None."""
+    if not device.startswith("cuda"):
+        return None
+    if _env_flag("ACCELERATE_USE_FSDP") or train.trainer_args.get("fsdp"):
+        return "fsdp"
+    return "zero3" if deepspeed_stage(train.trainer_args) == 3 else None
+
+
+SHARDED = {"fsdp": "FSDP", "zero3": "DeepSpeed ZeRO-3"}
+
+
+def check_qlora_sharding(train, device: str, dtype) -> str | None:
+    """The sharding a QLoRA run trains under (None: none), or a ConfigError naming the recipe field when the
+    combination cannot work. Sharded, the 4-bit weights are packed in bfloat16 storage (``bnb_4bit_quant_storage``),
+    the dtype of every other weight, so FSDP / ZeRO-3 flatten and shard them with the rest, and bf16 mixed
+    precision casts no packed bits (peft's and accelerate's FSDP-QLoRA and ZeRO-3-QLoRA guides)."""
+    import torch
+
+    kind = sharding(train, device)
+    if kind and dtype != torch.bfloat16:
+        raise ConfigError(f"train.dtype {train.dtype}: method qlora under {SHARDED[kind]} needs bfloat16 (its 4-bit "
+                          "weights are sharded in bfloat16 storage, the dtype of every other weight); "
+                          "set train.dtype bfloat16 or auto")
+    return kind
+
+
+def qlora_quantization(dtype, sharded: str | None = None):
+    """nf4 with double quantisation, computing in ``dtype`` (bf16, else fp32); under FSDP / ZeRO-3 the packed
+    4-bit weights are stored as bf16 (``bnb_4bit_quant_storage``), as the other weights (check_qlora_sharding)."""
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    extra = {"bnb_4bit_quant_storage": torch.bfloat16} if sharded else {}
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                              bnb_4bit_compute_dtype=torch.bfloat16 if dtype == torch.bfloat16 else torch.float32,
+                              **extra)
+
+
+def load_causal(ref, tokenizer, dtype, device: str = "cpu", quantize: bool = False, merge_adapter: bool = True,
+                sharded: str | None = None):
     """A causal LM of the parent. An adapter parent is merged into its base (full-weight methods);
-    adapter methods need a full-weight parent, since their own adapter's base must be a directory."""
+    adapter methods need a full-weight parent, since their own adapter's base must be a directory.
+    ``sharded`` (``fsdp`` / ``zero3``, see ``check_qlora_sharding``): how a QLoRA run's ranks shard the weights."""
     from transformers import AutoModelForCausalLM
 
     if ref.adapter and not merge_adapter:
@@ -65,13 +139,9 @@ def load_causal(ref, tokenizer, dtype, device: str = "cpu", quantize: bool = Fal
                           "train it with method full or dapt, or use the adapter's base")
     kwargs = {}
     if quantize:
-        import torch
-        from transformers import BitsAndBytesConfig
-
-        kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=torch.bfloat16 if dtype == torch.bfloat16 else torch.float32)
-        kwargs["device_map"] = {"": device}  # weights are quantised as they land on the device
+        kwargs["quantization_config"] = qlora_quantization(dtype, sharded)
+        if sharded != "zero3":  # transformers refuses a device_map under ZeRO-3 (DeepSpeed places the weights)
+            kwargs["device_map"] = {"": device}  # weights are quantised as they land on the device
     model = AutoModelForCausalLM.from_pretrained(ref.path, dtype=dtype, use_safetensors=True, **kwargs)
     if ref.adapter:
         from peft import PeftModel
@@ -126,17 +196,40 @@ def check_targets(model, targets: list[str]) -> bool:
     return any(isinstance(m, Conv1D) for n, m in model.named_modules() if n.rsplit(".", 1)[-1] in targets)
 
 
-def add_lora(model, lora, new_token_ids: list[int], quantized: bool = False, gradient_checkpointing: bool = False):
-    """Wrap with peft LoRA; tokens added to the vocabulary are trained and saved with the adapter."""
+def add_lora(model, lora, new_token_ids: list[int], quantized: bool = False, gradient_checkpointing: bool = False,
+             sharded: str | None = None):
+    """Wrap with peft LoRA; tokens added to the vocabulary are trained and saved with the adapter.
+
+    QLoRA sharded over the ranks (``sharded``: FSDP / ZeRO-3) keeps ONE dtype, bf16, for every weight: peft's
+    ``prepare_model_for_kbit_training`` would upcast the norms and embeddings to fp32 (and the adapters, by
+    default) beside the bf16-stored 4-bit weights, which FSDP cannot flatten into one shard; so the base is
+    frozen and checkpointed here without the upcast, and the adapters stay bf16 (as TRL does for sharded QLoRA)."""
     from peft import LoraConfig, TaskType, get_peft_model, prepare_model_for_kbit_training
 
     fan_in_fan_out = check_targets(model, lora.target_modules)
-    if quantized:
+    if quantized and sharded:
+        model.requires_grad_(False)
+        if gradient_checkpointing:
+            enable = getattr(model, "activation_checkpointing_enable", None)  # transformers 5.24+
+            if enable is not None:
+                enable(activation_checkpointing_kwargs={"use_reentrant": False})
+            else:
+                model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            model.enable_input_require_grads()
+    elif quantized:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing)
     extra = {"trainable_token_indices": new_token_ids} if new_token_ids else {}
     config = LoraConfig(task_type=TaskType.CAUSAL_LM, r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                         target_modules=list(lora.target_modules), fan_in_fan_out=fan_in_fan_out, **extra)
-    return get_peft_model(model, config)
+    if not (quantized and sharded):
+        return get_peft_model(model, config)
+    import torch
+
+    model = get_peft_model(model, config, autocast_adapter_dtype=False)
+    for param in model.parameters():
+        if param.is_floating_point() and param.dtype != torch.bfloat16 and type(param).__name__ != "Params4bit":
+            param.data = param.data.to(torch.bfloat16)
+    return model
 
 
 def import_bitsandbytes():

@@ -24,6 +24,7 @@ class TuneContext:
     echo: Callable[[str], None] = print
     show_progress: bool = True
     trainer: object = None  # the Trainer of this run (set by tuning.train.train; save_variant saves through it)
+    training_args: object = None  # TrainingArguments built before the model loads (DeepSpeed ZeRO-3; tuning.train.tune)
 
 
 @dataclass

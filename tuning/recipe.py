@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from harness.config import YamlDoc, format_loc, load_yaml, parse_pairs
@@ -106,9 +106,12 @@ class Train(_Strict):
 
     @field_validator("trainer_args")
     @classmethod
-    def _trainer_args(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for key in value:
-            problem = trainer_arg_problem(key)
+    def _trainer_args(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        for key, arg in value.items():
+            problem = trainer_arg_problem(key) or trainer_arg_type_problem(key, arg)
+            if problem is None and key == "fp16" and arg is True and _runs_on_cpu(info.data.get("device", "auto")):
+                problem = ("fp16 mixed precision needs a CUDA GPU and this run trains on the CPU (train.device "
+                           f"{info.data.get('device', 'auto')}): leave it out, or use bf16: true")
             if problem:
                 raise PydanticCustomError("trainer_arg", "{problem}", {"key": key, "problem": problem})
         return value
@@ -143,6 +146,25 @@ MEDTUNE_TRAINER_ARGS = {
 }
 
 
+# TrainingArguments fields transformers 5.24 renamed: the new name -> the name before (5.17 .. 5.23). A recipe may
+# use the new one with either transformers (tuning.train.training_arguments passes the installed one's name).
+RENAMED_TRAINER_ARGS = {"activation_checkpointing": "gradient_checkpointing",
+                        "activation_checkpointing_kwargs": "gradient_checkpointing_kwargs"}
+
+
+def trainer_arg_name(key: str) -> str:
+    """``key`` as the installed TrainingArguments names it: a 5.24 name on an older transformers is its old name."""
+    old = RENAMED_TRAINER_ARGS.get(key)
+    if old is None:
+        return key
+    import dataclasses
+
+    from transformers import TrainingArguments
+
+    names = {f.name for f in dataclasses.fields(TrainingArguments) if f.init}
+    return old if key not in names and old in names else key
+
+
 def trainer_arg_problem(key: str) -> str | None:
     """Why ``train.trainer_args.<key>`` cannot be passed to TrainingArguments (None: it can)."""
     if key in MEDTUNE_TRAINER_ARGS:
@@ -154,12 +176,48 @@ def trainer_arg_problem(key: str) -> str | None:
     from transformers import TrainingArguments
 
     names = {f.name for f in dataclasses.fields(TrainingArguments) if f.init}
-    if key not in names:
+    if trainer_arg_name(key) not in names:
         import difflib
 
+        names |= {new for new, old in RENAMED_TRAINER_ARGS.items() if old in names}  # suggest the portable name
         close = difflib.get_close_matches(key, sorted(names), n=1)
         return f"{key!r} is not a TrainingArguments field" + (f" (did you mean {close[0]!r}?)" if close else "")
     return None
+
+
+def trainer_arg_type_problem(key: str, value: Any) -> str | None:
+    """Why ``value`` is not of the type TrainingArguments declares for ``key`` (None: it is, or the type is not
+    one a YAML value can be checked against). Checked with the recipe, so a wrong value is a file:line error
+    before any model is loaded, never a crash mid-training."""
+    import typing
+
+    from pydantic import TypeAdapter
+    from transformers import TrainingArguments
+
+    try:
+        hint = typing.get_type_hints(TrainingArguments).get(trainer_arg_name(key))
+        adapter = TypeAdapter(hint) if hint is not None else None
+    except Exception:  # noqa: BLE001 - an annotation pydantic cannot check: TrainingArguments checks it
+        return None
+    if adapter is None:
+        return None
+    try:
+        adapter.validate_python(value, strict=True)
+    except ValidationError as exc:
+        expected = getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+        return f"{value!r} is not a valid {key} ({expected}: {exc.errors()[0]['msg'].lower()})"
+    return None
+
+
+def _runs_on_cpu(device: str) -> bool:
+    """Whether a recipe's ``train.device`` trains on the CPU (auto: when no CUDA device is visible)."""
+    if device == "cpu":
+        return True
+    if device != "auto":
+        return False
+    import torch
+
+    return not torch.cuda.is_available()
 
 
 class Lora(_Strict):
@@ -209,10 +267,21 @@ class Recipe(_Strict):
         return self
 
     def output_path(self) -> Path:
+        """The variant's folder; one that is a file, or lies under a file, is refused before any work."""
         if self.output_dir:
-            return Path(self.output_dir).expanduser().resolve()
-        root = Path(os.environ.get("MEDTUNE_VARIANTS", "variants")).expanduser()
-        return (root / self.name).resolve()
+            path, what = Path(self.output_dir).expanduser().resolve(), f"output_dir {self.output_dir}"
+        else:
+            root = Path(os.environ.get("MEDTUNE_VARIANTS", "variants")).expanduser()
+            path, what = (root / self.name).resolve(), f"the output folder {root / self.name} (MEDTUNE_VARIANTS)"
+        if path.exists() and not path.is_dir():
+            raise ConfigError(f"{what}: {path} is a file, expected a folder for the variant (set output_dir elsewhere)")
+        for parent in path.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise ConfigError(f"{what}: {parent} is a file, so no folder can be made under it (set output_dir "
+                                      "elsewhere)")
+                break
+        return path
 
 
 def recipe_path(name_or_path: str | Path) -> Path:

@@ -90,11 +90,27 @@ def training_arguments(recipe, ctx: TuneContext, device: str, dtype):
         remove_unused_columns=False, dataloader_pin_memory=device.startswith("cuda"),
         use_cpu=device == "cpu", bf16=dtype == torch.bfloat16,
     )
+    from tuning.recipe import trainer_arg_name
+
+    given = {trainer_arg_name(k): v for k, v in t.trainer_args.items()}  # activation_checkpointing on < 5.24
     try:  # names were checked with the recipe (tuning.recipe.trainer_arg_problem); values are checked here
-        return TrainingArguments(**{**fixed, **t.trainer_args})
+        return TrainingArguments(**{**fixed, **given})
     except (ValueError, TypeError, ImportError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ConfigError(f"train.trainer_args {t.trainer_args}: TrainingArguments refused them ({first})") from None
+
+
+def early_training_arguments(recipe, ctx: TuneContext):
+    """TrainingArguments built BEFORE any weight loads, when the ranks shard the weights with DeepSpeed ZeRO-3
+    (None otherwise). Building them creates accelerate's DeepSpeed plugin, whose HfDeepSpeedConfig (kept alive by
+    these arguments, which ``train`` then uses) makes ``from_pretrained`` create the model under
+    ``deepspeed.zero.Init`` (zero3_init_flag): each rank then holds its shard, never the whole model."""
+    from tuning import models
+
+    device, dtype = models.device_dtype(recipe.train)
+    if models.sharding(recipe.train, device) != "zero3":
+        return None
+    return training_arguments(recipe, ctx, "cuda" if device.startswith("cuda") else "cpu", dtype)
 
 
 def train_device(recipe, model) -> str:
@@ -133,7 +149,9 @@ def train(recipe, ctx: TuneContext, model, tokenizer, train_features, eval_featu
         raise MedtuneError("no training features: the corpus is empty after tokenisation")
     set_seed(recipe.train.seed)
     device = train_device(recipe, model)
-    args = training_arguments(recipe, ctx, device, next(model.parameters()).dtype)
+    args = ctx.training_args  # built before the model loaded (DeepSpeed ZeRO-3: see early_training_arguments)
+    if args is None:
+        args = training_arguments(recipe, ctx, device, next(model.parameters()).dtype)
     callbacks = list(ctx.callbacks)
     if recipe.train.patience is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=recipe.train.patience))
@@ -178,10 +196,37 @@ def _step(path: Path) -> int | None:
 
 def _complete(path: Path) -> bool:
     """The Trainer writes ``trainer_state.json`` last: a checkpoint without it (or with it cut short)
-    was torn by a kill while saving."""
+    was torn by a kill while saving. Its weights must be whole too (a ``.safetensors`` cut short, or a
+    ``.pt``/``.bin`` zip without its directory, e.g. a full disk): such a checkpoint fails every resume."""
+    return _state_ok(path) and all(_whole_file(f) for f in path.iterdir()
+                                   if f.suffix in (".safetensors", ".pt", ".bin", ".pth"))
+
+
+def _state_ok(path: Path) -> bool:
     try:
         return "global_step" in json.loads((path / TRAINER_STATE).read_text())
     except (OSError, ValueError, TypeError):
+        return False
+
+
+def _whole_file(path: Path) -> bool:
+    """A safetensors file as long as its header says, or a torch zip whose central directory reads."""
+    import struct
+    import zipfile
+
+    try:
+        if path.suffix == ".safetensors":
+            with open(path, "rb") as f:
+                (n,) = struct.unpack("<Q", f.read(8))
+                header = json.loads(f.read(n))
+            end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
+            return path.stat().st_size >= 8 + n + end
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as z:
+                z.namelist()
+            return True
+        return path.stat().st_size > 0  # an old pickle format: nothing cheap to check beyond being there
+    except (OSError, ValueError, KeyError, TypeError, struct.error, zipfile.BadZipFile):
         return False
 
 
@@ -196,10 +241,12 @@ def drop_torn_checkpoints(folder: Path, echo: Callable[[str], None]) -> None:
     torn = sorted((p for p in folder.glob("checkpoint-*") if _step(p) is not None and not _complete(p)), key=_step)
     if not torn:
         return
+    state_ok = all(_state_ok(p) for p in torn)  # then it is the weights that were cut short
     for path in torn:
         shutil.rmtree(path)
     good = checkpoints(folder)
-    echo(f"discarded incomplete {', '.join(p.name for p in torn)} (interrupted while saving: no complete {TRAINER_STATE}); "
+    why = "its weights are cut short" if state_ok else f"no complete {TRAINER_STATE}"
+    echo(f"discarded incomplete {', '.join(p.name for p in torn)} (interrupted while saving: {why}); "
          + (f"resuming from {good[-1].name}" if good else "starting afresh"))
 
 
@@ -262,9 +309,12 @@ def prepare_output(recipe, ctx: TuneContext, force: bool, restart: bool) -> None
     if restart and ckpts.exists():
         shutil.rmtree(ckpts)
     drop_torn_checkpoints(ckpts, ctx.echo)
+    if checkpoints(ckpts) and _stamp_hash(stamp) is _TORN:  # whose config wrote them is unknown: not resumable
+        shutil.rmtree(ckpts)
+        ctx.echo(f"discarded {ckpts.name}/: its {stamp.name} is unreadable (interrupted while written), so its "
+                 "checkpoints cannot be matched to this config; starting afresh")
     if checkpoints(ckpts):
-        saved = json.loads(stamp.read_text()).get("hash") if stamp.exists() else None
-        if saved != config_hash(recipe):
+        if _stamp_hash(stamp) != config_hash(recipe):
             raise ConfigError(f"{ckpts} holds checkpoints of a different config of {recipe.name!r}: "
                               "pass --restart to discard them, or set output_dir elsewhere")
         ctx.resume = True
@@ -273,12 +323,26 @@ def prepare_output(recipe, ctx: TuneContext, force: bool, restart: bool) -> None
                           "or --set name=OTHER")
 
 
+_TORN = object()
+
+
+def _stamp_hash(stamp: Path):
+    """The config hash in ``checkpoints/recipe.json``: None when there is none, ``_TORN`` when unreadable."""
+    if not stamp.exists():
+        return None
+    try:
+        return json.loads(stamp.read_text()).get("hash")
+    except (OSError, ValueError, AttributeError):
+        return _TORN
+
+
 def _stamp_checkpoints(recipe, ctx: TuneContext) -> None:
     """Mark the checkpoint folder with the config that writes it (checked before resuming)."""
     ckpts = ctx.output / CHECKPOINTS
     ckpts.mkdir(parents=True, exist_ok=True)
-    (ckpts / "recipe.json").write_text(json.dumps({"hash": config_hash(recipe), "recipe": recipe.model_dump()},
-                                                  default=str))
+    tmp = ckpts / f"recipe.json.{os.getpid()}.tmp"  # written whole or not at all (a kill never tears it)
+    tmp.write_text(json.dumps({"hash": config_hash(recipe), "recipe": recipe.model_dump()}, default=str))
+    os.replace(tmp, ckpts / "recipe.json")
 
 
 def tune(recipe, ctx: TuneContext, force: bool = False, restart: bool = False) -> Outcome:
@@ -302,6 +366,7 @@ def tune(recipe, ctx: TuneContext, force: bool = False, restart: bool = False) -
     if not distributed.is_main():  # one voice: rank 0 prints notices and the progress bar
         ctx.echo, ctx.show_progress = (lambda message: None), False
     ctx.resume = distributed.on_main(check_output)
+    ctx.training_args = early_training_arguments(recipe, ctx)  # ZeRO-3: the DeepSpeed config live while loading
     set_seed(recipe.train.seed)  # before any weights are created: LoRA adapters, fresh heads, resized embeddings
     outcome = get_method(recipe.method)(recipe, ctx)
 

@@ -8,76 +8,89 @@ times, and never computes a full-vocabulary softmax over the prompt.
 
 Tokenisation follows lm-eval's HFLM exactly (trailing context spaces move to the continuation;
 the continuation is the tail of the encoded whole; an empty context is the BOS/EOS token), so
-the two engines score the same tokens.
+the two engines score the same tokens (the vllm backend shares it: ``LMEvalTokenisation``).
+
+Works with transformers 5.17 and later: the KV cache keyword of the decoder's forward (``past_key_values``
+before 5.24, ``cache`` since) is read from its signature once (``cache_keyword``). Under ``--device-map auto``
+the layers, the KV cache and the LM head may sit on different GPUs: every index tensor is made on the device
+of the tensor it indexes (``index_for``, ``select_cache_rows``). A batch that runs out of GPU memory is run
+again at half the size (``_in_batches``), and the smaller size kept.
 """
 
 from __future__ import annotations
 
+import gc
+import inspect
 from collections import OrderedDict
 
 import torch
 import torch.nn.functional as F
 
 from harness.contract import LoglikelihoodResult, ModelInfo, Request, RollingResult, TokenLogprobs
+from harness.errors import MedtuneError
 from harness.models.hf_load import count_params, load_model, load_tokenizer, pick_device, pick_dtype, unwrap
 
+# transformers 5.24 renamed the KV cache's forward keyword and output field (past_key_values -> cache)
+CACHE_KEYWORDS = ("cache", "past_key_values")
 
-class HFCausalLM:
-    KINDS = ("loglikelihood", "loglikelihood_rolling", "generate_until", "token_logprobs")
-    TOKEN_STATS_BATCH = 4  # texts per forward pass for token_logprobs (the vocabulary softmax is per text)
 
-    def __init__(self, ref, device: str = "auto", dtype: str = "auto", batch_size: int | str = "auto",
-                 max_length: int | None = None, model=None, tokenizer=None, quantize: str | None = None,
-                 device_map: str | None = None):
-        from transformers import AutoModelForCausalLM
+def cache_keyword(module) -> str:
+    """``cache`` (transformers >= 5.24) or ``past_key_values`` (5.17 .. 5.23): what ``module.forward`` calls
+    the KV cache, read from its signature (transformers' decorators keep it); from the installed version
+    when the forward takes only ``**kwargs`` (remote code)."""
+    try:
+        params = inspect.signature(module.forward).parameters
+    except (TypeError, ValueError):
+        params = {}
+    for name in CACHE_KEYWORDS:
+        if name in params:
+            return name
+    import transformers
+    from packaging.version import Version
 
-        from harness.models.hf_load import big_model_options
+    return "cache" if Version(transformers.__version__).release >= (5, 24) else "past_key_values"
 
-        self.device = pick_device(device)
-        self.dtype = pick_dtype(dtype, self.device)
-        big = big_model_options(self.device, self.dtype, quantize, device_map)  # errors before any weight is read
-        self.tokenizer = tokenizer or load_tokenizer(ref)
-        self.model = model if model is not None else load_model(ref, AutoModelForCausalLM, self.device, self.dtype,
-                                                                self.tokenizer, **big)
-        if big.get("device_map") == "auto":  # layers over several GPUs: inputs go where the embeddings are
-            self.device = str(unwrap(self.model).get_input_embeddings().weight.device)
-        inner = unwrap(self.model)
-        self.decoder = getattr(inner, inner.base_model_prefix)
-        self.head = inner.get_output_embeddings()
-        self.logit_scale = getattr(inner.config, "logit_scale", None)  # e.g. Cohere; None for Llama/GPT-2
-        cfg = inner.config
-        self.max_length = max_length or getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", 2048)
-        tok = self.tokenizer
-        self.prefix_token_id = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
-        self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
-        self.batch_size = self._pick_batch_size(batch_size)
-        self.info = ModelInfo(name=ref.name, path=ref.location, kind="causal", dtype=str(self.dtype).replace("torch.", ""),
-                              device=self.device, n_params=count_params(self.model),
-                              extra={"adapter": ref.adapter, "batch_size": self.batch_size})
 
-    def supports(self, kind: str) -> bool:
-        return kind in self.KINDS
+def output_cache(out):
+    """The KV cache a forward pass returned (``out.cache`` since transformers 5.24, ``out.past_key_values`` before)."""
+    for name in CACHE_KEYWORDS:
+        cache = getattr(out, name, None)
+        if cache is not None:
+            return cache
+    raise MedtuneError("the model returned no KV cache (use_cache=True was ignored): hf-causal cannot score it")
 
-    # -- batch size -----------------------------------------------------------------------
-    def _pick_batch_size(self, batch_size) -> int:
-        if batch_size != "auto":
-            return max(1, int(batch_size))
-        if not self.device.startswith("cuda"):
-            return 8  # CPU: throughput barely depends on it; keeps memory small
-        from accelerate.utils import find_executable_batch_size
 
-        probe_len = min(self.max_length, 1024)
+def index_for(values, target: torch.Tensor) -> torch.Tensor:
+    """A long tensor of ``values`` on the device of ``target``, the tensor it will index: under
+    ``--device-map auto`` hidden states, logits and cache layers live on other GPUs than the embeddings."""
+    return torch.tensor(values, dtype=torch.long, device=target.device)
 
-        @find_executable_batch_size(starting_batch_size=128)
-        def probe(batch):
-            ids = torch.full((batch, probe_len), self.pad_id, device=self.device)
-            with torch.inference_mode():
-                self.decoder(input_ids=ids, use_cache=False)
-            return batch
 
-        return probe()
+def select_cache_rows(cache, index: torch.Tensor) -> None:
+    """Keep the batch rows ``index`` of every cache layer (in place), the index copied once to each device a
+    layer's keys and values live on (their layer's GPU under ``--device-map auto``)."""
+    layers = getattr(cache, "layers", None)
+    if layers is None:  # a cache class without per-layer objects: its own method
+        cache.batch_select_indices(index)
+        return
+    on: dict = {}
+    for layer in layers:
+        keys = getattr(layer, "keys", None)
+        device = keys.device if isinstance(keys, torch.Tensor) else index.device
+        if device not in on:
+            on[device] = index.to(device)
+        layer.batch_select_indices(on[device])
 
-    # -- tokenisation (as lm-eval's HFLM) ---------------------------------------------------
+
+def out_of_memory_errors() -> tuple:
+    """What an accelerator running out of memory raises (``torch.cuda.OutOfMemoryError`` is ``torch.OutOfMemoryError``)."""
+    return tuple({getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError), torch.cuda.OutOfMemoryError})
+
+
+class LMEvalTokenisation:
+    """lm-eval HFLM's tokenisation of (context, continuation) pairs and of prompts, shared by hf-causal and
+    vllm so that both score the very same token ids. Needs ``tokenizer``, ``prefix_token_id``, ``max_length``."""
+
     def _encode(self, text: str, **kwargs) -> list[int]:
         """As lm-eval's ``tok_encode``: a text that already starts with the BOS/prefix token's text (a chat
         template's output) gets no second one."""
@@ -105,19 +118,132 @@ class HFCausalLM:
         ctx = self._encode(context)
         return ctx, whole[len(ctx):]
 
-    # -- loglikelihood with a shared context ------------------------------------------------
-    def loglikelihood(self, requests: list[Request], progress=None) -> list[LoglikelihoodResult]:
+    def group_by_context(self, requests: list[Request]) -> list[dict]:
+        """Requests sharing a context, longest context first: ``{"ctx": ids, "conts": [(position, ids)]}``."""
         groups: OrderedDict[str, dict] = OrderedDict()
         for pos, req in enumerate(requests):
-            context, continuation = req.args
+            context, continuation = req.args[0], req.args[1]
             ctx, cont = self.encode_pair(context, continuation)
             g = groups.setdefault(context, {"ctx": ctx, "conts": []})
             g["conts"].append((pos, cont))
-        ordered = sorted(groups.values(), key=lambda g: -len(g["ctx"]))
+        return sorted(groups.values(), key=lambda g: -len(g["ctx"]))
+
+    def _encode_prompt(self, prompt: str, max_new: int) -> list[int]:
+        ids = self._encode(prompt)
+        room = max(self.max_length - max_new, 1)
+        return ids[-room:] if len(ids) > room else ids  # the left end goes, as lm-eval's left truncation
+
+    def continuation_tokens(self, context: str, continuation: str) -> int:
+        """How many tokens the continuation is scored on after ``context`` (the engines' shared tokenisation)."""
+        return len(self.encode_pair(context, continuation)[1])
+
+
+class HFCausalLM(LMEvalTokenisation):
+    KINDS = ("loglikelihood", "loglikelihood_rolling", "generate_until", "token_logprobs")
+    TOKEN_STATS_BATCH = 4  # texts per forward pass for token_logprobs (the vocabulary softmax is per text)
+
+    def __init__(self, ref, device: str = "auto", dtype: str = "auto", batch_size: int | str = "auto",
+                 max_length: int | None = None, model=None, tokenizer=None, quantize: str | None = None,
+                 device_map: str | None = None):
+        from transformers import AutoModelForCausalLM
+
+        from harness.models.hf_load import big_model_options
+
+        self.device = pick_device(device)
+        self.dtype = pick_dtype(dtype, self.device)
+        big = big_model_options(self.device, self.dtype, quantize, device_map)  # errors before any weight is read
+        self.tokenizer = tokenizer or load_tokenizer(ref)
+        self.model = model if model is not None else load_model(ref, AutoModelForCausalLM, self.device, self.dtype,
+                                                                self.tokenizer, **big)
+        if big.get("device_map") == "auto":  # layers over several GPUs: inputs go where the embeddings are
+            self.device = str(unwrap(self.model).get_input_embeddings().weight.device)
+        inner = unwrap(self.model)
+        self.decoder = getattr(inner, inner.base_model_prefix)
+        self.cache_kw = cache_keyword(self.decoder)  # past_key_values (transformers < 5.24) or cache
+        self.head = inner.get_output_embeddings()
+        self.logit_scale = getattr(inner.config, "logit_scale", None)  # e.g. Cohere; None for Llama/GPT-2
+        cfg = inner.config
+        self.max_length = max_length or getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", 2048)
+        tok = self.tokenizer
+        self.prefix_token_id = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+        self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
+        self.batch_size = self._pick_batch_size(batch_size)
+        self.generated_tokens = 0  # token ids generate_until produced so far (EOS not counted): speed figures
+        self.info = ModelInfo(name=ref.name, path=ref.location, kind="causal", dtype=str(self.dtype).replace("torch.", ""),
+                              device=self.device, n_params=count_params(self.model),
+                              extra={"adapter": ref.adapter, "batch_size": self.batch_size})
+
+    def supports(self, kind: str) -> bool:
+        return kind in self.KINDS
+
+    # -- batch size -----------------------------------------------------------------------
+    PROBE_START = 128  # the largest batch tried
+    PROBE_TOKENS = 2048  # probe questions fill min(max_length, this) tokens; longer real batches halve on their own
+    PROBE_OPTIONS = 4  # options per probe question (each copies its context's KV cache)
+
+    def _pick_batch_size(self, batch_size) -> int:
+        if batch_size != "auto":
+            return max(1, int(batch_size))
+        if not self.device.startswith("cuda"):
+            return 8  # CPU: throughput barely depends on it; keeps memory small
+        return self._probe_batch_size()
+
+    def _probe_batch_size(self) -> int:
+        """The largest batch (128, halving) of the real scoring call: ``_score_groups`` itself (prefill with
+        the KV cache, the cache copied per option, the options' pass through it, the full-vocabulary log-softmax
+        at every option token) on questions of ``PROBE_OPTIONS`` options of ``C`` tokens whose context fills the
+        rest of min(max_length, PROBE_TOKENS). A real batch that still does not fit is halved by ``_in_batches``."""
+        length = min(self.max_length, self.PROBE_TOKENS)
+        C = max(1, min(32, length // 8))
+        ctx = [self.pad_id] * max(1, length + 1 - C)
+        batch = self.PROBE_START
+        while batch > 1:
+            groups = [{"ctx": ctx, "conts": [(k, [self.pad_id] * C) for k in range(self.PROBE_OPTIONS)]}
+                      for _ in range(batch)]
+            if self._fits(self._score_groups, groups) is not None:
+                break
+            batch //= 2
+        return batch
+
+    def _fits(self, run, *args):
+        """``run(*args)``, or None when the accelerator ran out of memory (that call's memory freed again)."""
+        oom = False
+        try:
+            return run(*args)
+        except out_of_memory_errors():
+            oom = True  # freed below, outside the except clause that holds the failed call's frames
+        if oom:
+            gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        return None
+
+    def _in_batches(self, items: list, run):
+        """``(start, chunk, run(chunk, start))`` for consecutive chunks of ``items`` of at most ``batch_size``.
+        A chunk that runs out of accelerator memory is run again at half its size, and the smaller batch size
+        is kept for this model's later calls (and recorded with the run). A chunk's results depend only on its
+        own items, so they are those of a run that never ran out of memory (sampled generation aside: its
+        seed follows the chunk's start)."""
+        start = 0
+        while start < len(items):
+            chunk = items[start:start + self.batch_size]
+            result = self._fits(run, chunk, start)
+            if result is None:
+                if len(chunk) == 1:
+                    raise MedtuneError(f"out of GPU memory with a batch of one (max_length {self.max_length}); "
+                                       "use --load-in-4bit or --device-map auto")
+                self.batch_size = max(1, len(chunk) // 2)
+                self.info.extra["batch_size"] = self.batch_size
+                continue
+            yield start, chunk, result
+            start += len(chunk)
+
+    # -- loglikelihood with a shared context ------------------------------------------------
+    def loglikelihood(self, requests: list[Request], progress=None) -> list[LoglikelihoodResult]:
+        ordered = self.group_by_context(requests)
         results: list[LoglikelihoodResult | None] = [None] * len(requests)
-        for start in range(0, len(ordered), self.batch_size):
-            batch = ordered[start:start + self.batch_size]
-            for (pos, _), res in zip((c for g in batch for c in g["conts"]), self._score_groups(batch)):
+        for _, batch, scored in self._in_batches(ordered, lambda chunk, _start: self._score_groups(chunk)):
+            for (pos, _), res in zip((c for g in batch for c in g["conts"]), scored):
                 results[pos] = res
             if progress:
                 progress(sum(len(g["conts"]) for g in batch))
@@ -132,8 +258,8 @@ class HFCausalLM:
     def _prefill(self, seqs: list[list[int]]):
         """One left-padded forward pass with the KV cache (every sequence ends at the last position).
 
-        Returns the model output (its ``cache`` and last hidden states), the attention mask and the
-        position ids; shared by option scoring and generation."""
+        Returns the model output (its KV cache, see ``output_cache``, and last hidden states), the attention
+        mask and the position ids; shared by option scoring and generation."""
         L = max(len(q) for q in seqs)
         ids = torch.full((len(seqs), L), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(seqs), L), dtype=torch.long)
@@ -161,28 +287,33 @@ class HFCausalLM:
         M = max(len(cont) - 1 for _, cont in options)
         rows, targets, owner = [], [], []
         if M > 0:
-            gidx = torch.tensor([gi for gi, _ in options], device=dev)
-            cache = out.cache
-            cache.batch_select_indices(gidx)
+            gidx = index_for([gi for gi, _ in options], mask)
+            cache = output_cache(out)
+            select_cache_rows(cache, gidx)  # each option gets its context's cache, on each layer's own device
             opt_ids = torch.full((len(options), M), self.pad_id, dtype=torch.long)
             opt_mask = torch.zeros((len(options), M), dtype=torch.long)
             for j, (_, cont) in enumerate(options):
-                opt_ids[j, : len(cont) - 1] = torch.tensor(cont[:-1], dtype=torch.long)
-                opt_mask[j, : len(cont) - 1] = 1
+                if len(cont) > 1:
+                    opt_ids[j, : len(cont) - 1] = torch.tensor(cont[:-1], dtype=torch.long)
+                    opt_mask[j, : len(cont) - 1] = 1
             opt_ids, opt_mask = opt_ids.to(dev), opt_mask.to(dev)
             ctx_len = mask.sum(-1)[gidx]
             pos2 = (ctx_len[:, None] + torch.arange(M, device=dev)[None, :]).clamp(max=self.max_length - 1)
             full_mask = torch.cat([mask[gidx], opt_mask], dim=1)
             hidden2 = self.decoder(input_ids=opt_ids, attention_mask=full_mask, position_ids=pos2,
-                                   cache=cache, use_cache=True).last_hidden_state
+                                   use_cache=True, **{self.cache_kw: cache}).last_hidden_state
         for j, (gi, cont) in enumerate(options):
+            if not cont:  # no token of its own (the context's last token spans it already): log p 0, an empty sum
+                continue
             rows.append(first[gi:gi + 1])
             if len(cont) > 1:
                 rows.append(hidden2[j, : len(cont) - 1])
             targets.extend(cont)
             owner.extend([j] * len(cont))
+        if not targets:
+            return [LoglikelihoodResult(0.0, True, 0) for _ in options]
         logprobs = self._hidden_to_logprobs(torch.cat(rows, dim=0))
-        tgt = torch.tensor(targets, device=dev)
+        tgt = index_for(targets, logprobs)  # on the LM head's device (the last GPU under --device-map auto)
         token_lp = logprobs.gather(-1, tgt[:, None])[:, 0].double().cpu()
         greedy = (logprobs.argmax(-1) == tgt).cpu()
         owner_t = torch.tensor(owner)
@@ -200,8 +331,8 @@ class HFCausalLM:
             windows = [make_disjoint_window(w) for w in get_rolling_token_windows(
                 token_list=tokens, prefix_token=self.prefix_token_id, max_seq_len=self.max_length, context_len=1)]
             total = 0.0
-            for start in range(0, len(windows), self.batch_size):
-                total += sum(self._score_full(windows[start:start + self.batch_size]))
+            for _, _, scored in self._in_batches(windows, lambda chunk, _start: self._score_full(chunk)):
+                total += sum(scored)
             out.append(RollingResult(total, len(tokens)))
             if progress:
                 progress(1)
@@ -226,7 +357,7 @@ class HFCausalLM:
         for i, (ctx, cont) in enumerate(pairs):
             end = len(seqs[i])
             lp = self._hidden_to_logprobs(hidden[i, end - len(cont): end])
-            totals.append(float(lp.gather(-1, torch.tensor(cont, device=self.device)[:, None]).sum()))
+            totals.append(float(lp.gather(-1, index_for(cont, lp)[:, None]).sum()))
         return totals
 
     # -- chat template (suites._chat) ------------------------------------------------------------
@@ -268,20 +399,17 @@ class HFCausalLM:
         for sampling, positions in groups.items():
             prompts = {p: self._encode_prompt(requests[p].args[0], requests[p].args[2]) for p in positions}
             order = sorted(positions, key=lambda p: -len(prompts[p]))
-            for start in range(0, len(order), self.batch_size):
-                batch = order[start:start + self.batch_size]
-                texts = self._generate_batch([prompts[p] for p in batch], [requests[p].args[1] for p in batch],
-                                             [int(requests[p].args[2]) for p in batch], dict(sampling), start)
+
+            def run(batch, start, prompts=prompts, sampling=sampling):
+                return self._generate_batch([prompts[p] for p in batch], [requests[p].args[1] for p in batch],
+                                            [int(requests[p].args[2]) for p in batch], dict(sampling), start)
+
+            for _, batch, texts in self._in_batches(order, run):
                 for p, text in zip(batch, texts):
                     out[p] = text
                 if progress:
                     progress(len(batch))
         return out
-
-    def _encode_prompt(self, prompt: str, max_new: int) -> list[int]:
-        ids = self._encode(prompt)
-        room = max(self.max_length - max_new, 1)
-        return ids[-room:] if len(ids) > room else ids  # the left end goes, as lm-eval's left truncation
 
     @torch.inference_mode()
     def _generate_batch(self, prompts: list[list[int]], stops: list, budgets: list[int], sampling: dict,
@@ -289,19 +417,19 @@ class HFCausalLM:
         dev, tok = self.device, self.tokenizer
         B = len(prompts)
         out, mask, positions = self._prefill(prompts)
-        cache, hidden = out.cache, out.last_hidden_state[:, -1, :]
+        cache, hidden = output_cache(out), out.last_hidden_state[:, -1, :]
         next_pos = positions[:, -1] + 1
         eos = self._eos_ids()
         windows = [max([len(self._encode(s, add_special_tokens=False)) for s in row] or [0]) + 2 for row in stops]
-        gen = None
-        if sampling.get("do_sample"):
-            gen = torch.Generator(device=dev).manual_seed(int(sampling.get("seed", 0)) + offset)
+        gen = None  # the sampling generator: made at the first step on the logits' device (the LM head's)
         rows = list(range(B))  # original row of each live batch position
         generated: list[list[int]] = [[] for _ in range(B)]
         while rows:
             logits = self.head(hidden).float()
             if self.logit_scale:
                 logits = logits * self.logit_scale
+            if gen is None and sampling.get("do_sample"):
+                gen = torch.Generator(device=logits.device).manual_seed(int(sampling.get("seed", 0)) + offset)
             picked = self._pick(logits, sampling, gen).tolist()
             keep = []
             for j, (row, token) in enumerate(zip(rows, picked)):
@@ -317,15 +445,16 @@ class HFCausalLM:
             if not keep:
                 break
             if len(keep) < len(rows):
-                index = torch.tensor(keep, device=dev)
-                cache.batch_select_indices(index)
+                index = index_for(keep, mask)  # mask and positions: on the inputs' device
+                select_cache_rows(cache, index)  # the cache: on each layer's own device
                 mask, next_pos = mask[index], next_pos[index]
                 rows = [rows[j] for j in keep]
             tokens = torch.tensor([generated[r][-1] for r in rows], device=dev)[:, None]
             mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
-            hidden = self.decoder(input_ids=tokens, attention_mask=mask, position_ids=next_pos[:, None], cache=cache,
-                                  use_cache=True).last_hidden_state[:, -1, :]
+            hidden = self.decoder(input_ids=tokens, attention_mask=mask, position_ids=next_pos[:, None], use_cache=True,
+                                  **{self.cache_kw: cache}).last_hidden_state[:, -1, :]
             next_pos = next_pos + 1
+        self.generated_tokens += sum(len(g) for g in generated)
         texts = []
         for row in range(B):
             text = tok.decode(generated[row], skip_special_tokens=True)
@@ -366,7 +495,7 @@ class HFCausalLM:
                 p = lp.exp()
                 mu = (p * lp).sum(-1)
                 sigma = ((p * lp * lp).sum(-1) - mu * mu).clamp(min=1e-12).sqrt()
-                target = torch.tensor(s[1:], device=self.device)
+                target = index_for(s[1:], lp)
                 out.append(TokenLogprobs(lp.gather(-1, target[:, None])[:, 0].double().cpu().numpy(),
                                          mu.double().cpu().numpy(), sigma.double().cpu().numpy()))
             if progress:
@@ -381,8 +510,4 @@ class HFCausalLM:
 
         return HFLM(pretrained=unwrap(self.model), tokenizer=self.tokenizer, batch_size=self.batch_size,
                     max_length=self.max_length)
-
-    def continuation_tokens(self, context: str, continuation: str) -> int:
-        """How many tokens the continuation is scored on after ``context`` (the engines' shared tokenisation)."""
-        return len(self.encode_pair(context, continuation)[1])
 

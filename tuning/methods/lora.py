@@ -24,18 +24,20 @@ def train_adapter(recipe, ctx, quantize: bool):
     parent = models.resolve_parent(recipe, ctx.store)
     td = read_data(recipe, ctx)
     device, dtype = models.device_dtype(recipe.train)
+    sharded = models.check_qlora_sharding(recipe.train, device, dtype) if quantize else None  # FSDP / ZeRO-3
     if quantize:
         models.check_bitsandbytes(device)
 
-    # 2. the frozen parent (nf4 for QLoRA) with adapters on the named Linear modules
+    # 2. the frozen parent (nf4 for QLoRA; its 4-bit weights stored as bf16 when sharded) with adapters on the
+    #    named Linear modules
     tokenizer, added = models.load_tokenizer(parent, td.special_tokens)
-    model = models.load_causal(parent, tokenizer, dtype, device, quantize=quantize, merge_adapter=False)
+    model = models.load_causal(parent, tokenizer, dtype, device, quantize=quantize, merge_adapter=False, sharded=sharded)
     quantised = models.keep_4bit_trainable(model) if quantize else []
     if not quantize:
         model = models.place(model, device)
     complete_data(recipe, ctx, td, parent, model, tokenizer)  # self-rehearsal uses the parent before LoRA
     model = models.add_lora(model, recipe.lora, added, quantized=quantize,
-                            gradient_checkpointing=device.startswith("cuda"))
+                            gradient_checkpointing=device.startswith("cuda"), sharded=sharded)
 
     # 3. features, train, save the adapter + tokenizer
     seq = recipe.train.seq_length
