@@ -82,6 +82,23 @@ def sample_diff(store: Store, suite: str, a: str, b: str) -> pd.DataFrame | None
     """, [a, suite, b, suite])
 
 
+def suite_answers(store: Store, suite: str) -> pd.DataFrame | None:
+    """Each variant's latest run of ``suite``, item by item: what ``harness.prior`` reads to count the answers
+    and bin the options' probabilities (variant, run_id, doc_id, target, prediction, correct, options,
+    loglikelihoods, generated)."""
+    if not _need(store, "runs", "samples"):
+        return None
+    return store.query(f"""
+        WITH l AS ({LATEST_RUNS_SQL})
+        SELECT l.variant, s.run_id, s.doc_id, s.target, s.prediction, s.correct,
+               CAST(s.record->'options' AS VARCHAR) AS options,
+               CAST(s.record->'loglikelihoods' AS VARCHAR) AS loglikelihoods,
+               json_exists(s.record, '$.extracted') AS generated
+        FROM samples s JOIN l USING (run_id) WHERE l.suite = ?
+        ORDER BY l.variant, s.sample_idx
+    """, [suite])
+
+
 def history(store: Store, suite: str, metric: str, base: str | None = None) -> pd.DataFrame | None:
     """Every run of ``suite`` (all of them, not only the latest) for variants of one lineage."""
     if not _need(store, "runs", "metrics", "variants"):

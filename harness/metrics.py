@@ -79,8 +79,12 @@ class MetricDef:
         return float(self.statistic(*cols, axis=-1)) if self.corpus else float(np.mean(cols[0]))
 
     def measure(self, items: Sequence[Mapping], seed: int = 0) -> Metric | None:
-        """The corpus value with its 95% bootstrap CI over items; None when no item has the column."""
+        """The corpus value with its 95% bootstrap CI over items; None when no item has the column (a
+        corpus statistic: when any item lacks one of its columns, e.g. a run scored by lm-eval has no
+        option probabilities for the calibration error)."""
         if self.corpus:
+            if not self.has_columns(items):
+                return None
             point, low, high = bootstrap_ci(self.arrays(items), statistic=self.statistic, seed=seed)
             return Metric(self.name, point, low, high, len(items), self.higher_is_better)
         values = [d[self.columns[0]] for d in items if self.columns[0] in d]

@@ -147,3 +147,35 @@ def mean_of_means_ci(groups: Sequence[np.ndarray], seed: int = 0, n_resamples: i
     boot = np.mean([g[rng.integers(0, len(g), size=(n_resamples, len(g)))].mean(axis=1) for g in arrays], axis=0)
     low, high = np.percentile(boot, [(1 - CONFIDENCE) / 2 * 100, (1 + CONFIDENCE) / 2 * 100])
     return point, float(low), float(high)
+
+
+# -- calibration -----------------------------------------------------------------------------------
+#: expected calibration error: 10 equal-width bins over the top option's probability, [0, 0.1), ..., [0.9, 1.0]
+ECE_BINS = 10
+
+
+def option_probabilities(loglikelihoods) -> np.ndarray:
+    """The options' probabilities given that one of them is the answer: the softmax of their log-likelihoods."""
+    lls = np.asarray(loglikelihoods, dtype=float)
+    e = np.exp(lls - np.max(lls))
+    return e / e.sum()
+
+
+def calibration_bin(confidence) -> np.ndarray:
+    """The ECE bin (0..ECE_BINS-1) of each confidence: equal-width, the last bin closed at 1.0."""
+    return np.clip(np.floor(np.asarray(confidence, dtype=float) * ECE_BINS).astype(int), 0, ECE_BINS - 1)
+
+
+def expected_calibration_error(confidence, correct, axis: int = -1):
+    """ECE: sum over the ``ECE_BINS`` equal-width bins of the top-option confidence of
+    (items in the bin / items) x |accuracy in the bin - mean confidence in the bin|.
+
+    Vectorised over leading axes (for ``bootstrap_ci`` and ``paired_statistic_diff``): each bin's term is
+    |sum of (correct - confidence) over its items| / n, summed over bins."""
+    conf = np.moveaxis(np.asarray(confidence, dtype=float), axis, -1)
+    gap = np.moveaxis(np.asarray(correct, dtype=float), axis, -1) - conf
+    bins = calibration_bin(conf)
+    total = np.zeros(conf.shape[:-1])
+    for b in range(ECE_BINS):
+        total = total + np.abs(np.where(bins == b, gap, 0.0).sum(axis=-1))
+    return total / conf.shape[-1]

@@ -3,10 +3,12 @@
 ``collect`` gathers, for a variant already measured by ``medtune forgetting`` (paired against its
 parent on the same items), audited by ``medtune audit leakage`` and judged by ``medtune gate``:
 
-- what improved: every suite whose primary metric changed significantly (paired test p < ``alpha``);
+- what improved: every suite whose primary metric changed significantly (paired test p < ``alpha``), with
+  the variant's answer distribution and whether it beats always answering the commonest gold answer
+  (``harness.prior``): a gain that is only the label prior says so;
 - what was forgotten: the forgetting index with its CI, and any general task that dropped significantly;
 - whether any training text overlaps a suite item (contamination) or a suite's own splits overlap;
-- the gate's decision and the checks that failed.
+- the gate's decision and the checks that failed, with the reason in one line, and what to do next.
 
 ``render`` turns that into short lines (at most ``width`` characters) for a terminal. Nothing here
 loads a model or trains: it only reads tables, so it is tested on tiny variants.
@@ -38,6 +40,8 @@ class Change:
     n: int
     answers: tuple[str, float, str, float] | None = None  # (variant's commonest answer, share, parent's, share)
     primary: bool = True  # the suite's headline metric (acc, or acc_norm for HellaSwag/ARC-Challenge)
+    mix: object | None = None         # the variant's harness.prior.AnswerMix on these items (primary metric only)
+    parent_mix: object | None = None  # the parent's
 
     @property
     def gain(self) -> float:
@@ -63,6 +67,8 @@ class Verdict:
     gate_checks: int = 0
     gate_failed: list[tuple[str, str]] = field(default_factory=list)  # (label, detail)
     gate_policy: str = ""
+    gate_reason: str = ""  # why the gate failed, in one line (``gate_reason``)
+    prior_only: list[str] = field(default_factory=list)  # suites where the gate found the gain to be the label prior
 
     @property
     def improved(self) -> list[Change]:
@@ -107,35 +113,53 @@ def _changes(store, variant: str) -> tuple[str | None, list[Change]]:
                               float(r.variant_value), float(r.delta), float(r.ci_low), float(r.ci_high),
                               float(r.p_value), str(r.test), int(r.n), primary=r.metric == primary))
             if r.metric == primary:
-                out[-1].answers = _answer_mix(store, r.variant_run, r.reference_run)
+                c = out[-1]
+                c.mix, c.parent_mix = _answer_mixes(store, r.variant_run, r.reference_run)
+                if c.mix is not None and c.parent_mix is not None and c.mix.top and c.parent_mix.top:
+                    c.answers = (c.mix.top, c.mix.top_share, c.parent_mix.top, c.parent_mix.top_share)
     return str(df.reference.iloc[0]), out
 
 
-def _commonest(store, run_id) -> tuple[str, float] | None:
-    """The answer a multiple-choice run chose most often, and its share of the run's items."""
-    import json
-    from collections import Counter
+def _answer_mixes(store, variant_run, reference_run):
+    """The variant's and the parent's answer distributions on the compared items (None: no answers to count)."""
+    from harness.prior import mixes
 
-    from harness.store.runs import sample_predictions
-
-    df = sample_predictions(store, run_id)
-    answers = []
-    for pred, record in zip(df["prediction"], df["record"]):
-        try:
-            answers.append(json.loads(record)["options"][int(pred)].strip())
-        except (TypeError, ValueError, KeyError, IndexError):
-            return None  # not a multiple-choice run
-    if not answers:
-        return None
-    top, count = Counter(answers).most_common(1)[0]
-    return top, count / len(answers)
+    found = mixes(store, [variant_run, reference_run])
+    return found.get(variant_run), found.get(reference_run)
 
 
-def _answer_mix(store, variant_run, reference_run):
-    mine, theirs = _commonest(store, variant_run), _commonest(store, reference_run)
-    if mine is None or theirs is None:
-        return None
-    return mine[0], mine[1], theirs[0], theirs[1]
+PRIOR_RULES = ("beats_majority_baseline", "max_answer_share")
+
+
+def gate_reason(store, report) -> tuple[str, list[str]]:
+    """Why the gate failed, in one line, and the suites where the failure is a prior-only gain: the answer
+    prior first (what the variant answers, and that always answering the commonest gold answer does as
+    well), then each metric that dropped (before -> after, p), then any other failed check by its label."""
+    from harness.prior import fmt_p, run_mix
+    from harness.store.runs import latest_metric, latest_run_id
+
+    failed = list(report.failed)
+    parts, prior = [], []
+    for suite in dict.fromkeys(r.suite for r in failed if r.rule in PRIOR_RULES and r.suite):
+        prior.append(suite)
+        mix = run_mix(store, latest_run_id(store, report.candidate, suite))
+        if mix is None or mix.top is None:
+            parts.append(f"{suite}: the gain is the label prior")
+            continue
+        better = "no better than" if mix.acc <= mix.majority_acc else "not significantly better than"
+        parts.append(f"{suite}: prior-only gain (answers {mix.name(mix.top)} on {mix.top_share:.0%} of items, "
+                     f"{better} always answering {mix.name(mix.majority)}, {fmt_p(mix.p_value)})")
+    for r in failed:
+        if r.rule == "max_drop" and r.status == "fail" and r.metric and report.baseline:
+            before = latest_metric(store, report.baseline, r.suite, r.metric)
+            after = latest_metric(store, report.candidate, r.suite, r.metric)
+            if before is not None and after is not None:
+                parts.append(f"{r.suite} {r.metric} dropped {before['value']:.2f} -> {after['value']:.2f} "
+                             f"({fmt_p(r.p_value)})")
+                continue
+        if r.rule not in PRIOR_RULES or not r.suite:
+            parts.append(r.label)
+    return "; ".join(parts), prior
 
 
 def collect(store, variant: str, gate_report=None, alpha: float = ALPHA) -> Verdict:
@@ -159,6 +183,8 @@ def collect(store, variant: str, gate_report=None, alpha: float = ALPHA) -> Verd
         v.gate_checks = len(gate_report.results)
         v.gate_failed = [(r.label, r.detail) for r in gate_report.failed]
         v.gate_policy = _shown_path(gate_report.policy_path)
+        if not gate_report.passed:
+            v.gate_reason, v.prior_only = gate_reason(store, gate_report)
     return v
 
 
@@ -185,7 +211,10 @@ def headline(v: Verdict) -> str:
     def name(c):
         return c.suite if c.primary else f"{c.suite} {c.metric}"
 
-    learned = ", ".join(f"{name(c)} {c.delta:+.2f}" for c in v.improved) or "nothing significant"
+    def prior(c):  # a gain no better than always answering the commonest gold answer
+        return " (label prior only)" if c.mix is not None and not c.mix.beats(v.alpha) else ""
+
+    learned = ", ".join(f"{name(c)} {c.delta:+.2f}{prior(c)}" for c in v.improved) or "nothing significant"
     forgot = ", ".join(f"{name(c)} {c.delta:+.2f}" for c in v.worsened) or "nothing significant"
     gate = {True: "gate PASS", False: "gate FAIL", None: "gate not run"}[v.gate_passed]
     return f"{v.variant}: learned {learned}; lost {forgot}; {gate}"
@@ -200,10 +229,20 @@ def lines(v: Verdict, db_path: str | None = None) -> list[tuple[str, str]]:
         out.append(("improved", f"not measured: run `medtune forgetting --variant {v.variant}`"))
     for c in v.improved:
         out.append(("improved", change_text(c)))
-        if c.answers:
+        if c.mix is not None and c.mix.top is not None:
+            m, pm = c.mix, c.parent_mix
+            parent = f"; parent: {pm.name(pm.top)} on {pm.top_share:.0%}" if pm is not None and pm.top else ""
+            out.append(("", f"answers {m.name(m.top)} on {m.top_share:.0%} of items (gold: {m.top_gold_share:.0%}"
+                            f"{parent})"))
+            out.append(("", m.baseline_text(v.alpha) + ("; the gain is the label prior, not the task"
+                                                      if not m.beats(v.alpha) else "")))
+        elif c.answers:
             a, share, pa, pshare = c.answers
             out.append(("", f"commonest answer: {a!r} on {share:.0%} of items (parent: {pa!r} on {pshare:.0%})"
                             + ("; the gain is mostly a shift to one answer" if share >= 0.9 > pshare else "")))
+    for c in v.changes:  # a collapsed run that did not improve significantly is named too
+        if c.primary and c not in v.improved and c.mix is not None and c.mix.collapsed:
+            out.append(("answers", f"{c.suite}: {c.mix.answers_text()}; {c.mix.baseline_text(v.alpha)}"))
     if v.changes and not v.improved:
         best = max((c for c in v.changes if c.primary), key=lambda c: c.gain)
         out.append(("improved", f"nothing significant; largest change {change_text(best)}"))
@@ -239,11 +278,30 @@ def lines(v: Verdict, db_path: str | None = None) -> list[tuple[str, str]]:
     elif v.gate_passed:
         out.append(("gate", f"PASS: all {v.gate_checks} checks of {v.gate_policy} passed"))
     else:
-        out.append(("gate", f"FAIL: {len(v.gate_failed)} of {v.gate_checks} checks of {v.gate_policy} failed"))
+        out.append(("gate", f"FAIL: {len(v.gate_failed)} of {v.gate_checks} checks of {v.gate_policy} failed"
+                            + (f": {v.gate_reason}" if v.gate_reason else "")))
         for label, detail in v.gate_failed:
             out.append(("", f"{label}: {detail}"))
+    for advice in next_steps(v):
+        out.append(("do next", advice))
     if db_path:
         out.append(("next", f"medtune dashboard --db {db_path}"))
+    return out
+
+
+def next_steps(v: Verdict) -> list[str]:
+    """What a user should do after this verdict (nothing when the gate passed)."""
+    if v.gate_passed is not False:
+        return []
+    out = []
+    if v.prior_only:
+        suites = ", ".join(v.prior_only)
+        out.append(f"do not ship {v.variant}: on {suites} it learned which answer is common, not how to answer. "
+                   "Retrain so that the answer depends on the question: balance the answers in the training data "
+                   "(or weight them), train on more of it for longer or with LoRA, and compare acc_norm as well as "
+                   "acc; then run the same measurements and `medtune gate` again")
+    elif v.gate_failed:
+        out.append(f"do not ship {v.variant} yet: fix what the failed checks name, then run `medtune gate` again")
     return out
 
 

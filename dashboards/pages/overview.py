@@ -5,6 +5,7 @@ import plotly.express as px
 import streamlit as st
 
 from dashboards import data, significance, ui
+from harness import prior
 
 st.title("Overview")
 store = ui.open_store()
@@ -47,6 +48,14 @@ config["mean"] = st.column_config.NumberColumn("mean", format="%.3f", help="mean
 lower_first = not data.metric_direction(store, metric)  # best first: the lowest perplexity, the highest accuracy
 st.dataframe(wide.sort_values("mean", ascending=lower_first).reset_index(), hide_index=True, column_config=config,
              width="stretch", key="scores")
+# a run that gives one answer to (almost) every item scores the label prior, whatever its score (harness.prior)
+runs = view.drop_duplicates("run_id")
+found = ui.safe(prior.mixes, store, list(runs["run_id"]))
+for r in runs.itertuples():
+    mix = found.get(r.run_id)
+    if mix is not None and mix.collapsed:
+        st.warning(f"**{r.variant}** on **{r.suite}** {mix.answers_text()}; {mix.baseline_text()}. "
+                   "See the Suite drill-down page.")
 
 st.subheader("Changes against the parent")
 changes = significance.vs_parent(store, view, ui.safe(data.variants, store), metric, not lower_first)

@@ -1,10 +1,13 @@
-"""Per-sample diff of two variants on one suite: which items flipped, and why (prompt, options, scores)."""
+"""One suite: what each variant answers (answer distribution, majority-class baseline, reliability diagram),
+then the per-sample diff of two variants: which items flipped, and why (prompt, options, scores)."""
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from dashboards import data, ui
-from harness.stats import mcnemar_test
+from harness import prior
+from harness.stats import ECE_BINS, mcnemar_test
 
 st.title("Suite drill-down")
 store = ui.open_store()
@@ -12,6 +15,57 @@ scores = ui.require(ui.safe(data.latest_scores, store), f"No results tables yet.
                     f"No runs yet. Run `{ui.EVAL_HINT}`.")
 
 suite = st.selectbox("Suite", sorted(scores["suite"].unique()), key="suite")
+
+
+def answers_and_calibration(answers: pd.DataFrame | None) -> None:
+    """Per variant (latest run): the commonest answer and its share against the gold share, the majority-class
+    baseline and whether the run beats it, and the reliability diagram of the options' probabilities."""
+    st.subheader("Answers and calibration")
+    rows, curves = [], []
+    for variant, items in (answers.groupby("variant", sort=True) if answers is not None else []):
+        items = items.reset_index(drop=True)
+        mix, rel = prior.answer_mix(items), prior.reliability(items)
+        if mix is not None:
+            rows.append({"variant": variant, "commonest answer": mix.name(mix.top), "chosen on": mix.top_share,
+                         "gold share": mix.top_gold_share, "acc": mix.acc,
+                         "majority baseline": mix.majority_acc, "always answers": mix.name(mix.majority),
+                         "beats it": "yes" if mix.beats() else "no", "p": mix.p_value, "n": mix.n,
+                         "ECE": rel.ece if rel is not None else None})
+            if mix.collapsed:
+                st.warning(f"**{variant}** {mix.answers_text()}; {mix.baseline_text()}. Its score on {suite} may "
+                           "be the label prior, not the task.")
+        if rel is not None:
+            curves.append((variant, rel))
+    if not rows:
+        st.caption(f"No answers to count on {suite}: only multiple-choice and generated-label runs have an answer "
+                   "distribution (not perplexity, NER or free-text answers).")
+        return
+    st.caption(f"Latest run per variant. The majority baseline always answers the commonest gold answer of the "
+               f"same items; 'beats it': exact one-sided McNemar test on those items, p < {prior.ALPHA:g}. Runs that "
+               f"give one answer on {prior.COLLAPSED:.0%} or more of their items are flagged.")
+    config = {c: ui.share_column(c) for c in ("chosen on", "gold share", "acc", "majority baseline")}
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config=config, key="answers")
+    if curves:
+        fig = go.Figure([go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="calibrated",
+                                    line=dict(dash="dot", color="grey"))])
+        for variant, rel in curves:
+            fig.add_trace(go.Scatter(
+                x=rel.bins["confidence"], y=rel.bins["accuracy"], mode="lines+markers",
+                name=f"{variant} (ECE {rel.ece:.3f})", marker=dict(size=[6 + 14 * k / rel.n for k in rel.bins["items"]]),
+                customdata=rel.bins[["low", "high", "items"]],
+                hovertemplate="bin %{customdata[0]:.1f}-%{customdata[1]:.1f}: %{customdata[2]} items<br>"
+                              "confidence %{x:.3f}, accuracy %{y:.3f}"))
+        fig.update_layout(xaxis_title="confidence (probability of the chosen option)", yaxis_title="accuracy",
+                          xaxis_range=[0, 1], yaxis_range=[0, 1.02], height=420, margin=dict(t=30))
+        st.plotly_chart(fig, width="stretch", key="reliability")
+        st.caption(f"Reliability diagram: items binned by the probability of the chosen option ({ECE_BINS} "
+                   "equal-width bins; the options' probabilities are the softmax of their log-likelihoods), each "
+                   "point the bin's mean confidence and accuracy, sized by its items. A calibrated model lies on "
+                   "the diagonal. ECE: the items' share in each bin times |accuracy - confidence|, summed.")
+
+
+answers_and_calibration(ui.safe(data.suite_answers, store, suite))
+st.subheader("Two variants, item by item")
 names = ui.safe(data.suite_variants, store, suite)
 if len(names) < 2:
     st.info(f"Only {len(names)} variant scored on {suite}: score a second one to compare, e.g. "

@@ -8,8 +8,11 @@
 3. **audit** its training data for overlap with every suite and between PubMedQA's own splits
    (``medtune audit leakage --no-model``; membership inference is left out for time), or reuse the
    latest audit;
-4. **gate** it with ``harness/gate/policies/demo.yaml``;
-5. the **verdict** (``harness.verdict``).
+4. **gate** it with ``harness/gate/policies/demo.yaml``: besides the floor, the drops and the audits, it
+   asks whether the gain is more than the label prior (``beats_majority_baseline``, ``max_answer_share``)
+   and judges every declared metric of PubMedQA (``metric: all``: acc_norm and calibration too);
+5. the **verdict** (``harness.verdict``): what changed, what the variant answers, the gate's reason in one
+   line and what to do next.
 
 Every step reuses what the DB already holds, so a second run only reads, compares and prints.
 Here, in the CLI layer, because it tunes (``tuning``); ``harness/cli/demo_cmd.py`` adds the terminal.
@@ -117,11 +120,12 @@ def report(console, result: DemoResult, store: Store, seconds: float | None = No
     from rich.markup import escape
 
     from harness.cli.eval_cmd import print_results
+    from harness.prior import results_hook
     from harness.store.runs import results_table
     from harness.verdict import headline, render
 
-    suites = [c.suite for c in result.verdict.changes]
-    print_results(results_table(store, variants=[result.parent, result.variant], suites=suites))
+    suites = list(dict.fromkeys(c.suite for c in result.verdict.changes))
+    print_results(results_hook(results_table(store, variants=[result.parent, result.variant], suites=suites), store))
     console.print(f"[bold]verdict[/] {escape(headline(result.verdict))}", highlight=False)
     for line in render(result.verdict, db_path=str(store.path), width=console.width):
         console.print(escape(line), highlight=False, soft_wrap=True)

@@ -11,7 +11,16 @@ Suite, family and metric names are checked by the gate against the suites (``cat
         min: 0.30
       - rule: max_drop         # candidate - baseline, same items, paired test (McNemar / paired bootstrap)
         family: general
+        metric: all            # one metric, or all: every metric the suite declares (acc, acc_norm, ece, brier...)
         max_drop: 0.02         # a larger drop fails when the test finds it significant
+      - rule: beats_majority_baseline  # candidate's accuracy > always answering the commonest gold answer
+        suite: pubmedqa                #   (exact one-sided McNemar on the same items, p < significance)
+      - rule: max_answer_share # no answer chosen on more than max_share of the items...
+        suite: pubmedqa
+        max_share: 0.8         # ...unless its gold share is that high (allowed: max(max_share, gold share + slack))
+      - rule: max_calibration_error    # ece (10 equal-width bins of the top option's probability) or brier
+        family: medical_qa
+        max: 0.15
       - rule: max_forgetting_index   # from `medtune forgetting`
         max: 0.03
       - rule: max_contamination      # share of a suite's items found in the training data (leakage audit)
@@ -67,7 +76,7 @@ class MinScore(_SuiteRule):
 
 class MaxDrop(_SuiteRule):
     rule: Literal["max_drop"]
-    metric: str = "acc"
+    metric: str = Field("acc", description="a metric, or all: every metric the suite declares and both runs stored")
     max_drop: Number = Field(0.0, ge=0, description="largest tolerated drop vs the baseline, in metric units")
     significance: Number | None = Field(None, gt=0, lt=1, description="alpha; default: the policy's")
     test: Literal["auto", "mcnemar", "paired_bootstrap"] = Field(
@@ -91,10 +100,29 @@ class MaxCanaryExposure(_Rule):
     max: Number = Field(description="largest tolerated exposure (bits) of any planted canary")
 
 
-Rule = Annotated[Union[MinScore, MaxDrop, MaxForgettingIndex, MaxContamination, MaxCanaryExposure],
-                 Field(discriminator="rule")]
-_RULE_MODELS = {m.model_fields["rule"].annotation.__args__[0]: m
-                for m in (MinScore, MaxDrop, MaxForgettingIndex, MaxContamination, MaxCanaryExposure)}
+class BeatsMajorityBaseline(_SuiteRule):
+    rule: Literal["beats_majority_baseline"]
+    significance: Number | None = Field(None, gt=0, lt=1, description="alpha; default: the policy's")
+
+
+class MaxAnswerShare(_SuiteRule):
+    rule: Literal["max_answer_share"]
+    max_share: Number = Field(0.8, gt=0, le=1, description="largest share of items one answer may be chosen on")
+    slack: Number = Field(0.05, ge=0, le=1, description="an answer whose gold share is high may be chosen up to "
+                                                         "its gold share plus this")
+
+
+class MaxCalibrationError(_SuiteRule):
+    rule: Literal["max_calibration_error"]
+    metric: Literal["ece", "brier"] = Field("ece", description="ece (10 equal-width bins of the top option's "
+                                                               "probability) or brier")
+    max: Number = Field(ge=0)
+
+
+_MODELS = (MinScore, MaxDrop, MaxForgettingIndex, MaxContamination, MaxCanaryExposure, BeatsMajorityBaseline,
+           MaxAnswerShare, MaxCalibrationError)
+Rule = Annotated[Union[_MODELS], Field(discriminator="rule")]
+_RULE_MODELS = {m.model_fields["rule"].annotation.__args__[0]: m for m in _MODELS}
 RULES = list(_RULE_MODELS)
 
 
@@ -118,6 +146,22 @@ class Policy(BaseModel):
         if self._doc is not None:
             return self._doc.error(loc, message)
         return ConfigError(f"policy {format_loc(loc)}: {message}")
+
+
+#: metrics that are shares of items (0..1): a min_score above 1 can never be met
+PROPORTIONS = ("acc", "acc_norm", "exact_match", "f1", "precision", "recall", "extraction_failed")
+
+
+def is_proportion(metric: str) -> bool:
+    """``acc``, ``acc_norm``, ``f1`` and its per-label ``f1_<type>`` (and precision, recall), ...: bounded by 1."""
+    return metric in PROPORTIONS or metric.split("_", 1)[0] in ("f1", "precision", "recall")
+
+
+def impossible_min(rule) -> str | None:
+    """Why a min_score rule can never pass (a share asked to exceed 1), else None."""
+    if isinstance(rule, MinScore) and rule.min > 1 and is_proportion(rule.metric):
+        return f"is {rule.min:g}, but {rule.metric} is a share between 0 and 1: the rule could never pass (write 0.6 for 60%)"
+    return None
 
 
 def load_policy(path: str | Path) -> Policy:
@@ -150,4 +194,8 @@ def load_policy(path: str | Path) -> Policy:
             message += f" (known keys: {', '.join(model.model_fields)})"
         raise doc.error(loc, message) from None
     policy._doc = doc
+    for i, rule in enumerate(policy.rules):
+        never = impossible_min(rule)
+        if never:
+            raise policy.error(("rules", i, "min"), never)
     return policy

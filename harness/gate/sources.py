@@ -51,6 +51,20 @@ class Sources:
         """The latest run's metric row: run_id, value, ci_low, ci_high, n (None if no such run/metric)."""
         return runs.latest_metric(self.store, variant, suite, metric)
 
+    def latest_run(self, variant: str, suite: str) -> str | None:
+        """The run_id of the variant's latest run of ``suite``."""
+        return runs.latest_run_id(self.store, variant, suite)
+
+    def run_metrics(self, run_id: str) -> list[str]:
+        """The names of the metrics a run stored."""
+        return [m.metric for m in runs.metric_rows(self.store, run_id)]
+
+    def answer_mix(self, run_id: str):
+        """The run's answer distribution and majority baseline (``harness.prior``); None: no answers to count."""
+        from harness.prior import run_mix
+
+        return run_mix(self.store, run_id)
+
     def item_scores(self, run_id: str) -> dict[str, dict]:
         """doc_id -> the item's per-metric scores (samples.scores), its primary score under ``_score``."""
         df = runs.sample_scores(self.store, run_id)

@@ -170,6 +170,30 @@ def sample_predictions(store: Store, run_id: str) -> pd.DataFrame:
                            [run_id]).df()
 
 
+def sample_answers(store: Store, run_ids: list[str]) -> pd.DataFrame:
+    """The answers of runs' samples, in suite order (``harness.prior``): run_id, doc_id, target, prediction,
+    correct, and from the record (JSON text, NULL when absent) only what the answer checks read: options,
+    loglikelihoods, and whether the sample extracted an answer from a generation."""
+    if not run_ids:
+        return pd.DataFrame(columns=["run_id", "doc_id", "target", "prediction", "correct", "options",
+                                     "loglikelihoods", "generated"])
+    marks = ",".join("?" * len(run_ids))
+    with store.connect() as con:
+        return con.execute(
+            "SELECT run_id, doc_id, target, prediction, correct, CAST(record->'options' AS VARCHAR) AS options, "
+            "CAST(record->'loglikelihoods' AS VARCHAR) AS loglikelihoods, "
+            "json_exists(record, '$.extracted') AS generated "
+            f"FROM samples WHERE run_id IN ({marks}) ORDER BY run_id, sample_idx", list(run_ids)).df()
+
+
+def latest_run_id(store: Store, variant: str, suite: str) -> str | None:
+    """The run_id of the variant's latest run of ``suite`` (None when it has none)."""
+    with store.connect() as con:
+        row = con.execute("SELECT run_id FROM runs WHERE variant = ? AND suite = ? ORDER BY finished_at DESC LIMIT 1",
+                          [variant, suite]).fetchone()
+    return row[0] if row else None
+
+
 def latest_metric(store: Store, variant: str, suite: str, metric: str) -> dict | None:
     """The latest run's metric row: run_id, value, ci_low, ci_high, n (None if no such run/metric)."""
     with store.connect() as con:

@@ -97,12 +97,14 @@ def test_suite_diff_shows_flips_with_records(full_db, monkeypatch):
     at.selectbox(key="suite").set_value("medqa_usmle").run()
     at.selectbox(key="a").set_value("smollm2-135m").run()
     at.selectbox(key="b").set_value("smollm2-dapt").run()
-    flipped = at.dataframe[0].value
+    answers = at.dataframe[0].value  # first what each variant answers (harness.prior), then the flips
+    assert {"smollm2-135m", "smollm2-dapt"} <= set(answers["variant"]) and not at.warning
+    flipped = at.dataframe[1].value
     assert len(flipped) > 0 and (flipped["correct_a"] != flipped["correct_b"]).all()
     fixed, broken = int(at.metric[1].value), int(at.metric[2].value)
     assert fixed + broken == len(flipped)
     assert "Question: item" in at.text_area(key="prompt").value
-    options = at.dataframe[1].value
+    options = at.dataframe[2].value
     assert {"option", "loglik smollm2-135m", "loglik smollm2-dapt"} <= set(options.columns)
 
 

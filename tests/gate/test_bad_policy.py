@@ -35,9 +35,9 @@ def refused(tmp_path, text: str | bytes, message: str) -> None:
 @pytest.mark.parametrize("rules, message", [
     # the typo used to read as "no run of medmcqa" and pass under not_measured: pass
     ("  - rule: min_score\n    suite: medmcqa\n    metric: acc_nrom\n    min: 0.3\n",
-     "gate.yaml:5: rules[0].metric: unknown metric 'acc_nrom' for suite medmcqa (it declares: acc, acc_norm)"),
+     "gate.yaml:5: rules[0].metric: unknown metric 'acc_nrom' for suite medmcqa (it declares: acc, acc_norm, brier, ece)"),
     ("  - rule: max_drop\n    family: medical_qa\n    metric: acc_nrom\n",
-     "gate.yaml:5: rules[0].metric: unknown metric 'acc_nrom' for family medical_qa (its suites declare: acc, acc_norm)"),
+     "gate.yaml:5: rules[0].metric: unknown metric 'acc_nrom' for family medical_qa (its suites declare: acc, acc_norm, brier, ece)"),
     ("  - rule: min_score\n    metric: acc_nrom\n    min: 0.3\n", "unknown metric 'acc_nrom' for any suite"),
     # a suite never run in the DB: its declared metrics come from the suite file (default metric acc)
     ("  - rule: min_score\n    suite: ner_bc5cdr\n    min: 0.3\n",
