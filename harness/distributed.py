@@ -19,6 +19,7 @@ torch unless a run is actually distributed.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from typing import Callable, TypeVar
 
@@ -100,7 +101,9 @@ def gather(obj) -> list | None:
 
 
 def all_ok(error: BaseException | None) -> None:
-    """A collective check: if any rank failed, every rank raises (the failing rank its own error)."""
+    """A collective check: if any rank failed, every rank raises (the failing rank its own error, the others
+    the same line: a MedtuneError's own message, else ``rank R failed: Type: message``). Errors raised this
+    way are marked ``shared``: under ``--processes`` only rank 0 prints them."""
     if not _group_ready():
         if error is not None:
             raise error
@@ -108,13 +111,59 @@ def all_ok(error: BaseException | None) -> None:
     import torch.distributed as dist
 
     flags = [None] * world_size()
-    dist.all_gather_object(flags, None if error is None else f"{type(error).__name__}: {error}")
-    if error is not None:
-        raise error
+    mine = None if error is None else (isinstance(error, MedtuneError), f"{type(error).__name__}: {error}", str(error))
+    dist.all_gather_object(flags, mine)
     failed = [(r, f) for r, f in enumerate(flags) if f]
+    if not failed:
+        return
+    if error is not None:
+        _mark_shared(error)
+        raise error
+    r, (medtune, described, message) = failed[0]
+    raise _mark_shared(MedtuneError(message if medtune else f"rank {r} failed: {described}"))
+
+
+def step_all(error: BaseException | None, busy: bool) -> bool:
+    """One lock-step of a loop every rank runs (e.g. a chunk of documents each): raises on every rank as
+    ``all_ok`` does if any rank failed in this step, else returns whether any rank has work left. Ranks
+    with different amounts of work keep stepping until all are done, so a failure anywhere stops every
+    rank within one step instead of leaving the others waiting in a later collective."""
+    if not _group_ready():
+        if error is not None:
+            raise error
+        return busy
+    import torch.distributed as dist
+
+    flags = [None] * world_size()
+    mine = (None if error is None else (isinstance(error, MedtuneError), f"{type(error).__name__}: {error}", str(error)),
+            bool(busy))
+    dist.all_gather_object(flags, mine)
+    failed = [(r, f) for r, (f, _) in enumerate(flags) if f]
     if failed:
-        r, msg = failed[0]
-        raise MedtuneError(f"rank {r} failed: {msg}")
+        if error is not None:
+            raise _mark_shared(error)
+        r, (medtune, described, message) = failed[0]
+        raise _mark_shared(MedtuneError(message if medtune else f"rank {r} failed: {described}"))
+    return any(b for _, b in flags)
+
+
+def _mark_shared(error: BaseException) -> BaseException:
+    try:
+        error.shared = True  # every rank raises it: one line is enough (harness.cli.main)
+    except AttributeError:
+        pass
+    return error
+
+
+def child_of_processes() -> bool:
+    """One of the processes ``--processes N`` started (its launcher is the medtune command the user ran)."""
+    return launched() and bool(os.environ.get(PROCESSES_ENV))
+
+
+def prints_errors() -> bool:
+    """Whether this process prints an error every rank raised: yes, except ranks > 0 started by
+    ``--processes`` (their launcher's terminal shows rank 0's line)."""
+    return is_main() or not child_of_processes()
 
 
 def on_main(fn: Callable[[], T]) -> T:
@@ -129,11 +178,11 @@ def on_main(fn: Callable[[], T]) -> T:
             error = exc
     status = broadcast(None if error is None else (type(error), str(error)))
     if error is not None:
-        raise error
+        raise _mark_shared(error)
     if status is not None:
         kind, msg = status
-        raise (kind(msg) if issubclass(kind, MedtuneError) and kind.__init__ is MedtuneError.__init__
-               else MedtuneError(msg))
+        raise _mark_shared(kind(msg) if issubclass(kind, MedtuneError) and kind.__init__ is MedtuneError.__init__
+                           else MedtuneError(msg))
     return broadcast(result)
 
 
@@ -173,31 +222,112 @@ def map_slices(fn: Callable[[list], list], items) -> list:
 
 
 # -- launching ---------------------------------------------------------------------------------
-PROCESSES_ENV = "MEDTUNE_LAUNCHED"
+PROCESSES_ENV = "MEDTUNE_LAUNCHED"  # set by --processes to the launcher's pid
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def check_processes(processes) -> None:
+    """``--processes N``: an integer >= 1, and (N > 1) at most one process a GPU where CUDA is visible, else
+    at most one a CPU (64 processes on 2 cores start, thrash, and finish nothing)."""
+    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+        raise MedtuneError(f"--processes {processes}: expected an integer >= 1 (1: this process alone)")
+    if processes == 1:
+        return
+    if launched():
+        raise MedtuneError("--processes: this command already runs under a launcher (torchrun / accelerate "
+                           "launch); drop --processes")
+    import torch
+
+    if torch.cuda.is_available():
+        gpus = torch.cuda.device_count()
+        if processes > gpus:
+            raise MedtuneError(f"--processes {processes}: {gpus} GPU(s) visible, one process each: use --processes "
+                               f"{gpus} or fewer")
+    elif processes > cpu_count():
+        raise MedtuneError(f"--processes {processes}: this machine gives this command {cpu_count()} CPU(s) and no "
+                           f"GPU; more processes than CPUs only thrash: use --processes {cpu_count()} or fewer")
 
 
 def relaunch(processes: int, argv: list[str] | None = None) -> int:
     """Run this medtune command again as ``processes`` local processes (torch.distributed.run, the engine
     behind torchrun and accelerate launch) and return the exit code of the group. ``--processes`` is
-    dropped from the children's command line; gloo on CPU, NCCL where CUDA is visible."""
-    if processes < 1:
-        raise MedtuneError(f"--processes {processes}: expected 1 or more")
-    if launched():
-        raise MedtuneError("--processes: this command already runs under a launcher (torchrun / accelerate "
-                           "launch); drop --processes")
+    dropped from the children's command line; gloo on CPU, NCCL where CUDA is visible. The children die
+    with this process (``bind_to_launcher``); Ctrl-C stops them all and returns 130."""
+    check_processes(processes)
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.run import get_args_parser, run
 
     args = drop_processes_flag(list(sys.argv[1:] if argv is None else argv))
-    env = {PROCESSES_ENV: "1"}
-    os.environ.update(env)
+    before = os.environ.get(PROCESSES_ENV)
+    os.environ[PROCESSES_ENV] = str(os.getpid())  # the children inherit it (and die with this process)
     parsed = get_args_parser().parse_args(["--nnodes", "1", "--nproc-per-node", str(processes), "--standalone",
                                            "--no-python", sys.executable, "-m", "medtune", *args])
+    _quiet_elastic_logs()
     try:
         run(parsed)
+    except (KeyboardInterrupt, SignalException) as exc:  # Ctrl-C: the agent passed it on to the children
+        if isinstance(exc, SignalException) and exc.sigval not in (signal.SIGINT,):
+            return 128 + int(exc.sigval)
+        return 130
     except Exception as exc:  # torch's ChildFailedError: the children printed their own errors
         code = _child_exit_code(exc)
-        return code if code else 1
+        if code:
+            return code
+        if getattr(exc, "failures", None):  # every child killed by a signal: nothing printed a line
+            return 1
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise MedtuneError(f"--processes {processes}: the processes could not be started ({first})") from None
+    finally:
+        if before is None:
+            os.environ.pop(PROCESSES_ENV, None)
+        else:
+            os.environ[PROCESSES_ENV] = before
     return 0
+
+
+def _quiet_elastic_logs() -> None:
+    """torch.distributed.elastic logs every worker failure at length (a report with a traceback box): the
+    children print their own one-line errors."""
+    import logging
+
+    import torch.distributed.elastic.agent.server.api  # noqa: F401 - their loggers exist once imported
+    import torch.distributed.elastic.multiprocessing.api  # noqa: F401
+    import torch.distributed.launcher.api  # noqa: F401
+
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith(("torch.distributed.elastic", "torch.distributed.run", "torch.distributed.launcher")):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def bind_to_launcher() -> None:
+    """In a child of ``--processes``: die with the launcher (Linux ``PR_SET_PDEATHSIG``), so killing it never
+    leaves workers running as orphans. A no-op elsewhere."""
+    launcher = os.environ.get(PROCESSES_ENV, "")
+    if not launcher.isdigit() or not launched():
+        return
+    if os.getppid() != int(launcher):  # a variable left over from elsewhere, or the launcher is gone already
+        try:
+            os.kill(int(launcher), 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except OSError:
+            pass
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the launcher's own teardown is all there is
+        return
+    if os.getppid() != int(launcher):  # the launcher died just before the line above
+        os._exit(1)
 
 
 def _child_exit_code(exc: Exception) -> int | None:

@@ -31,14 +31,19 @@ class SuiteRun:
     timings: dict = field(default_factory=dict)
 
 
+def _article(word: str) -> str:
+    return "an" if str(word)[:1].lower() in "aeiou" else "a"
+
+
 def check_compatible(suite, lm, docs: list[dict] | None = None) -> None:
     """The backend answers the suite's request kinds, and (where the type checks it) its label set fits."""
     missing = [k for k in suite.type.request_kinds if not lm.supports(k)]
     lm_kinds = getattr(lm, "model_kinds", (lm.info.kind,))  # a backend may answer for several kinds (mock)
     if missing or not set(lm_kinds) & set(suite.type.model_kinds):
+        needed = "/".join(suite.type.model_kinds)
         raise MedtuneError(
-            f"suite {suite.name} needs a {'/'.join(suite.type.model_kinds)} model answering {', '.join(suite.type.request_kinds)}; "
-            f"{lm.info.name} is a {lm.info.kind} model"
+            f"suite {suite.name} needs {_article(needed)} {needed} model answering {', '.join(suite.type.request_kinds)}; "
+            f"{lm.info.name} is {_article(lm.info.kind)} {lm.info.kind} model"
         )
     if hasattr(suite, "chat"):  # option chat_template: the model's chat template (one-line error if it has none)
         from suites._chat import bind

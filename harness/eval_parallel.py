@@ -35,25 +35,45 @@ def rank_partial(path: Path) -> Path:
 
 def run_sharded(suite, lm, docs: list[dict], partial: Path, chunk_size: int = 32, progress=None,
                 seed: int = 0) -> SuiteRun:
-    """This rank's share of ``docs``; on rank 0 the whole run (all samples, metrics), elsewhere an empty one."""
-    check_compatible(suite, lm, docs)
+    """This rank's share of ``docs``; on rank 0 the whole run (all samples, metrics), elsewhere an empty one.
+
+    Every failure (on any rank, at any step) reaches every rank as the same error: no rank is left waiting."""
     t0 = time.perf_counter()
     start, stop = distributed.shard_bounds(len(docs))
     mine = docs[start:stop]
     path = rank_partial(partial)
-    samples = _read_partial(path, mine)
-    resumed = len(samples)
-    for i in range(resumed, len(mine), chunk_size):
+    samples, resumed, error, i = [], 0, None, len(mine)
+    try:
+        check_compatible(suite, lm, docs)
+        samples = _read_partial(path, mine)
+        resumed = i = len(samples)
+    except Exception as exc:  # noqa: BLE001 - reported on every rank below
+        error = exc
+    # chunks in lock-step: after each, every rank learns whether any rank failed (then all raise the same
+    # one line at once, instead of the others waiting in gather_object until the launcher kills them)
+    while distributed.step_all(error, error is None and i < len(mine)):
+        if error is not None or i >= len(mine):
+            continue
         chunk = mine[i:i + chunk_size]
-        new = score_docs(suite, lm, chunk, offset=start + i, progress=progress)
-        samples.extend(new)
-        _append_partial(path, new, chunk)
+        try:
+            new = score_docs(suite, lm, chunk, offset=start + i, progress=progress)
+            samples.extend(new)
+            _append_partial(path, new, chunk)
+        except Exception as exc:  # noqa: BLE001
+            error = exc
+        i += chunk_size
     parts = distributed.gather((samples, resumed))
+    every, metrics, error = [], [], None
+    if distributed.is_main():  # the metrics, over every rank's samples
+        try:
+            every = [s for part, _ in parts for s in part]
+            metrics = suite.type.aggregate(every, seed=seed)
+        except Exception as exc:  # noqa: BLE001 - the other ranks would wait for rank 0's write
+            error = exc
+    distributed.all_ok(error)
     if not distributed.is_main():
         return SuiteRun([], [], time.perf_counter() - t0, resumed)
-    every = [s for part, _ in parts for s in part]
-    return SuiteRun(every, suite.type.aggregate(every, seed=seed), time.perf_counter() - t0,
-                    sum(r for _, r in parts))
+    return SuiteRun(every, metrics, time.perf_counter() - t0, sum(r for _, r in parts))
 
 
 def drop_partial(partial: Path) -> None:

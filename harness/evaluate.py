@@ -36,11 +36,22 @@ from harness.store.runs import find_run, run_key, write_run_once
 ENGINES = ("native", "lm-eval")
 
 
+MAX_SEED = 2**32 - 1  # numpy's generators take seeds 0..2**32-1
+
+
+def check_seed(seed, flag: str = "--seed") -> int:
+    """A seed every generator medtune seeds accepts (random, numpy, torch): an integer 0..2**32-1."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise MedtuneError(f"{flag} {seed}: expected an integer from 0 to {MAX_SEED}")
+    return seed
+
+
 def check_settings(*, limit=None, num_fewshot=None, batch_size="auto", device="auto", dtype="auto",
-                   engine="native") -> int | str:
+                   engine="native", seed=0) -> int | str:
     """Validate evaluation settings (CLI and Python API alike); returns the batch size (int or "auto")."""
     from harness.models.hf_load import check_device, check_dtype
 
+    check_seed(seed)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise MedtuneError(f"--limit {limit}: must be an integer >= 1 (leave it out to score every document)")
     if num_fewshot is not None and (isinstance(num_fewshot, bool) or not isinstance(num_fewshot, int) or num_fewshot < 0):
@@ -85,7 +96,7 @@ class RunSettings:
         from harness.models.registry import check_backend
 
         batch = check_settings(limit=self.limit, num_fewshot=self.num_fewshot, batch_size=self.batch_size,
-                               device=self.device, dtype=self.dtype, engine=self.engine)
+                               device=self.device, dtype=self.dtype, engine=self.engine, seed=self.seed)
         object.__setattr__(self, "batch_size", batch)
         for name, value in (self.suite_limits or {}).items():
             if isinstance(value, bool) or not isinstance(value, int):
@@ -147,6 +158,11 @@ class Evaluation:
     planned: list[Planned]
 
     @property
+    def warnings(self) -> list[str]:
+        """Prompt problems worth a line before scoring (``Suite.prompt_warnings``)."""
+        return [w for p in self.planned for w in getattr(p.suite, "prompt_warnings", lambda docs: [])(p.docs)]
+
+    @property
     def missing(self) -> list[str]:
         """Suites without a cached run (what ``run()`` computes)."""
         return [p.suite.name for p in self.planned if p.cached is None]
@@ -185,6 +201,10 @@ def prepare(variant: str, suites: list[str] | str, settings: RunSettings | None 
     from harness.models import resolve
 
     settings = settings or RunSettings()
+    if not isinstance(variant, str) or not variant.strip():
+        raise MedtuneError(f"--variant {variant!r}: expected a variant name, built-in model, HF directory or hub id")
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise MedtuneError(f"--name {name!r}: expected a non-empty name to record the results under")
     store.check()  # a foreign DB file is refused before any work
     ref = resolve(variant, store=store, trust_remote_code=trust_remote_code, name=name, backend=settings.backend)
     if settings.engine == "lm-eval":
@@ -219,10 +239,23 @@ def plan(ref, suite_names: list[str], rs: RunSettings, store: Store, data_root: 
     unused = set(options) - {k for s in suites for k in s.spec.options} - set(CHAT_OPTIONS)
     if unused:
         raise MedtuneError(f"--option {sorted(unused)[0]}: no selected suite has that option")
+    from suites._chat import wants_chat
+
+    for suite in suites:
+        if suite.options.get("system_prompt") and not getattr(suite, "lmeval_task", False) and not wants_chat(suite):
+            raise MedtuneError(f"suite {suite.name}: a system prompt is applied only through the model's chat "
+                               "template: add --chat-template (or -o chat_template=true), or leave out --system-prompt")
     planned = []
     for suite in suites:
         limit = rs.limit_for(suite.name)
         docs = suite.docs(data_root, limit)
+        short = suite.fewshot_shortfall(docs) if not getattr(suite, "lmeval_task", False) else None
+        if short is not None:
+            available, doc = short
+            group = f" (group {doc['group']!r})" if doc.get("group") is not None else ""
+            asked = "--num-fewshot" if rs.num_fewshot is not None else "its num_fewshot:"
+            raise MedtuneError(f"suite {suite.name}: {asked} {suite.num_fewshot}, but its few-shot pool holds only "
+                               f"{available} example(s) for document {doc['id']!r}{group}: ask for at most {available}")
         settings = {**suite.settings(), "limit": limit, "n_docs": len(docs), "dtype": rs.dtype,
                     "data_sha256": data_hash(suite, data_root),
                     **({"quantize": rs.quantize} if rs.quantize else {})}  # 4/8-bit weights score differently
@@ -292,8 +325,13 @@ def _execute(ev: Evaluation, progress, echo) -> list[tuple[str | None, Planned]]
             if lm is None:
                 from harness.eval_parallel import rank_device
 
-                lm = load(ref, device=rank_device(rs.device), dtype=rs.dtype, batch_size=rs.batch_size,
-                          backend=rs.backend, **rs.load_options())
+                error = None
+                try:
+                    lm = load(ref, device=rank_device(rs.device), dtype=rs.dtype, batch_size=rs.batch_size,
+                              backend=rs.backend, **rs.load_options())
+                except Exception as exc:  # noqa: BLE001 - under a launcher: a load failing on one rank stops all
+                    error = exc
+                distributed.all_ok(error)
             out.append((_run_one(ev, p, lm, since, progress, echo), p))
     return out
 
@@ -303,14 +341,18 @@ def _run_one(ev: Evaluation, p: Planned, lm, since: datetime, progress, echo) ->
 
     rs, ref = ev.settings, ev.ref
     started = datetime.now(timezone.utc).replace(tzinfo=None)
-    protocol = None
-    if not getattr(p.suite, "lmeval_task", False):
-        from suites._chat import bind
-        from suites._protocol import recorded
+    protocol, error = None, None
+    try:
+        if not getattr(p.suite, "lmeval_task", False):
+            from suites._chat import bind
+            from suites._protocol import recorded
 
-        bind(p.suite, lm)  # the model's chat template, when the suite's protocol asks for it
-        protocol = recorded(p.suite)
-    total = sum(len(p.suite.type.requests(i, d)) for i, d in enumerate(p.docs))
+            bind(p.suite, lm)  # the model's chat template, when the suite's protocol asks for it
+            protocol = recorded(p.suite, p.docs)
+        total = sum(len(p.suite.type.requests(i, d)) for i, d in enumerate(p.docs))
+    except Exception as exc:  # noqa: BLE001 - under a launcher every rank stops with the same line
+        error = exc
+    distributed.all_ok(error)
     advance = progress(f"{ref.name} · {p.suite.name}", total) if progress else None
     if getattr(p.suite, "lmeval_task", False):  # --suite lmeval:TASK: lm-eval scores its own task
         from harness.lmeval_tasks import run_task
@@ -337,7 +379,8 @@ def _run_one(ev: Evaluation, p: Planned, lm, since: datetime, progress, echo) ->
         settings["processes"] = distributed.world_size()
     # rank 0 alone writes (one transaction); every rank learns the run id
     run_id, written = distributed.on_main(lambda: write_run_once(
-        ev.store, key=p.key, variant=ref.name, model_info=lm.info, suite=p.suite, engine=rs.engine,
+        ev.store, key=p.key, variant=ref.name, model_info=lm.info, suite=p.suite,
+        engine="lm-eval" if getattr(p.suite, "lmeval_task", False) else rs.engine,  # an lmeval: suite is lm-eval's
         settings=settings, samples=result.samples, metrics=result.metrics, started_at=started,
         duration_s=result.duration_s, reuse_since=since))
     if distributed.launched():
@@ -363,16 +406,25 @@ def _run_metrics(store: Store, run_id: str, suite) -> dict[str, Metric]:
 
 def suite_data_files(suite, data_root: Path) -> list[Path]:
     """Every file the suite reads for the documents it scores (a folder: all its files, sorted)."""
+    from suites._data import expand_data_paths, is_glob
+
     data = suite.spec.data
-    relative = [data.path, *data.extra.values()]
+    paths = getattr(data, "paths", None) or [data.path]  # data.path: a file, folder, glob or a list of them
+    relative = [*paths, *data.extra.values()]
     if suite.num_fewshot and data.fewshot_path:
         relative.append(data.fewshot_path)
     files = []
     for rel in relative:
+        if is_glob(rel):
+            try:
+                files.extend(expand_data_paths(Path(data_root), [rel]))
+            except MedtuneError:
+                pass  # no match: the suite's reader says so
+            continue
         path = Path(data_root) / rel
         if path.is_dir():
             files.extend(sorted(f for f in path.rglob("*") if f.is_file()))
-        elif path.exists():
+        elif path.is_file():
             files.append(path)
     return files
 
@@ -400,16 +452,19 @@ RACY_S = 2.0  # a file modified this recently may change again within the same m
 
 
 def cached_sha256(path: Path) -> str:
-    """``file_sha256``, cached per (path, size, mtime) in memory and under ``<cache>/hashes``."""
+    """``file_sha256``, cached per (path, size, mtime, ctime, inode) in memory and under ``<cache>/hashes``.
+
+    The ctime and inode are in the key because an edit that keeps the size and puts the old mtime back
+    (``touch -d``, ``cp -p``, a tool that preserves times) still changes them: no edit reuses a stale hash."""
     path = Path(path).resolve()
     st = path.stat()
-    memo = (str(path), st.st_size, st.st_mtime_ns)
+    memo = (str(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
     if memo in _HASHES:
         return _HASHES[memo]
     entry = cache_dir() / "hashes" / f"{hashlib.sha256(str(path).encode()).hexdigest()[:32]}.json"
     try:
         saved = json.loads(entry.read_text())
-        if [saved["path"], saved["size"], saved["mtime_ns"]] == list(memo):
+        if [saved["path"], saved["size"], saved["mtime_ns"], saved["ctime_ns"], saved["ino"]] == list(memo):
             _HASHES[memo] = saved["sha256"]
             return saved["sha256"]
     except (OSError, ValueError, KeyError, TypeError):
@@ -419,7 +474,8 @@ def cached_sha256(path: Path) -> str:
         _HASHES[memo] = digest
         entry.parent.mkdir(parents=True, exist_ok=True)
         tmp = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"path": memo[0], "size": memo[1], "mtime_ns": memo[2], "sha256": digest}))
+        tmp.write_text(json.dumps({"path": memo[0], "size": memo[1], "mtime_ns": memo[2], "ctime_ns": memo[3],
+                                   "ino": memo[4], "sha256": digest}))
         os.replace(tmp, entry)
     return digest
 

@@ -12,6 +12,7 @@ filter other than ``none`` is named ``metric_filter`` (``exact_match_strict-matc
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from numbers import Number
@@ -29,10 +30,11 @@ def run_task(suite, lm, docs: list[dict], seed: int = 0, progress=None) -> Suite
     t0 = time.perf_counter()
     task = suite.task_object
     n_all = len(task.eval_docs)
-    out = lm_eval.simple_evaluate(model=make_hflm(lm), tasks=[task], task_manager=suite.manager,
-                                  num_fewshot=suite.num_fewshot, limit=len(docs) if len(docs) < n_all else None, log_samples=True,
-                                  bootstrap_iters=1000, random_seed=seed, numpy_random_seed=seed,
-                                  torch_random_seed=seed, fewshot_random_seed=seed, verbosity="ERROR")
+    with _no_git_probe():
+        out = lm_eval.simple_evaluate(model=make_hflm(lm), tasks=[task], task_manager=suite.manager,
+                                      num_fewshot=suite.num_fewshot, limit=len(docs) if len(docs) < n_all else None,
+                                      log_samples=True, bootstrap_iters=1000, random_seed=seed, numpy_random_seed=seed,
+                                      torch_random_seed=seed, fewshot_random_seed=seed, verbosity="ERROR")
     if out is None or suite.task not in out.get("samples", {}):
         raise MedtuneError(f"lm-eval returned no samples for {suite.task}")
     samples = to_samples(suite, out["samples"][suite.task])
@@ -41,6 +43,45 @@ def run_task(suite, lm, docs: list[dict], seed: int = 0, progress=None) -> Suite
     metrics = to_metrics(suite, samples, out["results"][suite.task], out.get("higher_is_better", {}).get(suite.task, {}),
                          seed)
     return SuiteRun(samples, metrics, time.perf_counter() - t0)
+
+
+@contextlib.contextmanager
+def _no_git_probe():
+    """lm-eval runs ``git describe`` in the current folder for its own results (medtune records its code
+    version itself); outside a git repository git prints ``fatal: not a git repository`` on our stderr."""
+    import lm_eval.evaluator as evaluator
+    import lm_eval.loggers.utils as logger_utils
+
+    patched = [(m, getattr(m, "get_git_commit_hash")) for m in (evaluator, logger_utils) if hasattr(m, "get_git_commit_hash")]
+    patched_commit = getattr(logger_utils, "get_commit_from_path", None)
+    for module, _ in patched:
+        module.get_git_commit_hash = lambda: None
+    if patched_commit is not None:
+        logger_utils.get_commit_from_path = lambda *args, **kwargs: None
+    try:
+        yield
+    finally:
+        for module, original in patched:
+            module.get_git_commit_hash = original
+        if patched_commit is not None:
+            logger_utils.get_commit_from_path = patched_commit
+
+
+def _choice_index(suite, response) -> tuple[int, list[float]] | None:
+    """For a multiple-choice task: the chosen option (argmax log-likelihood) and the per-option
+    log-likelihoods, from lm-eval's filtered responses (one ``(loglikelihood, is_greedy)`` per option)."""
+    task = getattr(suite, "task_object", None)
+    kind = getattr(task, "OUTPUT_TYPE", None) or getattr(getattr(task, "config", None), "output_type", None)
+    if kind != "multiple_choice" or not isinstance(response, (list, tuple)) or not response:
+        return None
+    lls = []
+    for r in response:
+        value = r[0] if isinstance(r, (list, tuple)) and r else r
+        number = _number(value)
+        if number is None:
+            return None
+        lls.append(number)
+    return max(range(len(lls)), key=lls.__getitem__), lls
 
 
 def _name(metric: str, filt: str) -> str:
@@ -78,13 +119,18 @@ def to_samples(suite, logged: list[dict]) -> list[Sample]:
         primary = next(iter(scores), None)
         correct_key = next((k for k in ("acc", "exact_match", "acc_norm") if k in scores), None)
         filtered = entry["filtered"]
+        prediction = filtered.get("none", next(iter(filtered.values()), None))
+        chosen = _choice_index(suite, prediction)
+        extra = {}
+        if chosen is not None:  # a multiple-choice task: the chosen option's index, as a native suite stores it
+            prediction, extra = chosen[0], {"loglikelihoods": chosen[1]}
         out.append(Sample(
-            doc_id=str(doc_id), target=s.get("target"),
-            prediction=filtered.get("none", next(iter(filtered.values()), None)),
+            doc_id=str(doc_id), target=s.get("target"), prediction=prediction,
             correct=bool(scores[correct_key]) if correct_key and scores[correct_key] in (0.0, 1.0) else None,
             score=scores.get(primary) if primary else None, scores=scores,
             record={"task": suite.task, "doc": s.get("doc"), "arguments": s.get("arguments"), "resps": s.get("resps"),
-                    "filtered_resps": filtered, "metrics": {k: v for k, v in entry["values"].items() if k not in scores}}))
+                    "filtered_resps": filtered, "metrics": {k: v for k, v in entry["values"].items() if k not in scores},
+                    **extra}))
     return out
 
 

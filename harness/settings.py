@@ -15,6 +15,8 @@ from harness.errors import MedtuneError
 
 
 def data_root(explicit: str | Path | None = None, must_exist: bool = True) -> Path:
+    if explicit is not None and not str(explicit).strip():
+        raise MedtuneError(f"--data-root {str(explicit)!r}: expected a folder (leave it out for MEDTUNE_DATA)")
     raw = explicit or os.environ.get("MEDTUNE_DATA")
     if raw:
         root = Path(raw).expanduser()
@@ -29,6 +31,9 @@ def data_root(explicit: str | Path | None = None, must_exist: bool = True) -> Pa
 
 
 def db_path(explicit: str | Path | None = None) -> Path:
+    if explicit is not None and not str(explicit).strip():  # `--db ''`: never the default file in disguise
+        raise MedtuneError(f"--db {str(explicit)!r}: expected a file path (leave --db out for MEDTUNE_DB or "
+                           "./medtune.duckdb)")
     raw = explicit or os.environ.get("MEDTUNE_DB") or "medtune.duckdb"
     return Path(raw).expanduser().resolve()
 

@@ -153,7 +153,11 @@ def resolve_suite_names(names: list[str]) -> list[str]:
             path = Path(text).expanduser()
             if path.is_dir():
                 add_suite_dirs([path], "--suite")
-                out.extend(n for n, s in suite_sources().items() if s.path.resolve().is_relative_to(path.resolve()))
+                found = [n for n, s in suite_sources().items() if s.path.resolve().is_relative_to(path.resolve())]
+                if not found:
+                    raise MedtuneError(f"--suite {text}: no suite files in this folder (*.yaml or *.yml whose name "
+                                       "does not start with _)")
+                out.extend(found)
             elif path.is_file():
                 name = _file_name(path)
                 if name.startswith(LMEVAL):

@@ -26,11 +26,43 @@ def resolve_data_file(root: Path, relative: str, suite: str) -> Path:
     return path
 
 
-def read_text(path: Path) -> str:
-    """The whole file as UTF-8 text."""
+def check_regular(path: Path) -> None:
+    """A data file must be a regular file: a folder is refused, and a FIFO or device (which would block the
+    read forever, or never end) is refused before it is opened."""
     path = Path(path)
     if path.is_dir():
         raise DataError(path, None, "is a folder, expected a data file")
+    if path.exists() and not path.is_file():
+        raise DataError(path, None, "is not a regular file (a FIFO or device?), expected a data file")
+
+
+def is_glob(text: str) -> bool:
+    return any(c in text for c in "*?[")
+
+
+def expand_data_paths(root: Path, entries: list[str], what: str = "data.path") -> list[Path]:
+    """Files of ``data.path`` entries (relative to ``root`` or absolute), each glob expanded in sorted order; a
+    glob that matches nothing is an error naming it (a missing plain file is left to the reader to name)."""
+    import glob as globlib
+
+    out: list[Path] = []
+    for entry in entries:
+        path = Path(entry).expanduser()
+        full = path if path.is_absolute() else Path(root) / path
+        if is_glob(entry):
+            matches = sorted(Path(p) for p in globlib.glob(str(full), recursive=True) if Path(p).is_file())
+            if not matches:
+                raise MedtuneError(f"{what} {entry!r} matches no file under {full.parent if not path.is_absolute() else '/'}")
+            out.extend(matches)
+        else:
+            out.append(full)
+    return list(dict.fromkeys(out))
+
+
+def read_text(path: Path) -> str:
+    """The whole file as UTF-8 text."""
+    path = Path(path)
+    check_regular(path)
     try:
         data = path.read_bytes()
     except OSError as exc:

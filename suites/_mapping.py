@@ -31,7 +31,7 @@ import jinja2
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from harness.errors import DataError, MedtuneError
-from suites._data import json_type, require_choices, require_index
+from suites._data import expand_data_paths, json_type, require_choices, require_index
 from suites._records import FORMATS, file_format, keep, read_records
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -67,43 +67,50 @@ def mapped_docs(root: Path, spec, options: dict) -> list[dict]:
     """The ``process_docs`` of a suite with a ``docs:`` mapping."""
     split = options.get("split", "eval")
     if split == "fewshot" and spec.data.fewshot_path:
-        relative = spec.data.fewshot_path
+        entries = [spec.data.fewshot_path]
     elif split in ("eval", "fewshot", "test"):
-        relative = spec.data.path
+        entries = spec.data.paths  # a file, a glob or a list of them (data.path)
     elif split in spec.splits:
-        relative = spec.splits[split]
+        entries = [spec.splits[split]]
     else:
         raise MedtuneError(f"suite {spec.name}: no split {split!r} (splits: {', '.join(['eval', *spec.splits])})")
     m: DocsMapping = spec.docs
-    path = Path(root) / relative
+    docs, ids = [], {}
+    for path in expand_data_paths(Path(root), entries):
+        for doc, line, where in _file_docs(path, spec, m, root, len(entries) == 1 and entries[0] == spec.data.path):
+            if doc["id"] in ids:
+                first_where, first_line = ids[doc["id"]]
+                other = f"line {first_line}" if first_where == where else f"{first_where}:{first_line}"
+                raise DataError(where, line, f"id {doc['id']!r} repeats the record at {other}")
+            ids[doc["id"]] = (where, line)
+            docs.append(doc)
+    return docs
+
+
+def _file_docs(path: Path, spec, m: "DocsMapping", root, hub_ok: bool):
+    """(document, line, where) for each record of one data file kept by ``data.where``."""
     fmt = file_format(path, spec.data.format if "format" in spec.data.model_fields_set else None)
     if fmt not in FORMATS:
         raise MedtuneError(f"suite {spec.name}: data.format {fmt!r} is not one of {', '.join(FORMATS)}")
     if fmt == "conll":
-        return _conll_docs(path, m, spec.name)
+        return [(doc, int(doc["id"].rsplit(":", 1)[1]), path) for doc in _conll_docs(path, m, spec.name)]
     if path.exists():
         rows, where = read_records(path, fmt, spec.data.records), path
-    elif spec.data.hub is not None and relative == spec.data.path:
+    elif spec.data.hub is not None and hub_ok:
         from suites._hub import hub_spec, load_records
 
         hub = hub_spec(spec.data.hub)
         rows, where = enumerate(load_records(hub, path, spec.name), 1), f"hub:{hub.id}[{hub.split}]"
     else:
-        raise MedtuneError(f"suite {spec.name}: data file {path} not found (data.path {relative} is relative to the "
-                           f"data root {root}, or absolute)")
+        raise MedtuneError(f"suite {spec.name}: data file {path} not found (data.path {spec.data.shown} is relative "
+                           f"to the data root {root}, or absolute)")
     rows = list(rows)
     total = len(rows)
     if spec.data.where:
         rows = list(keep(rows, spec.data.where, where))
         if not rows:
             raise DataError(where, None, f"data.where {spec.data.where} keeps none of the {total} records")
-    docs = [_document(m, rec, line, where) for line, rec in rows]
-    ids = {}
-    for (line, _), doc in zip(rows, docs):
-        if doc["id"] in ids:
-            raise DataError(where, line, f"id {doc['id']!r} repeats the record at line {ids[doc['id']]}")
-        ids[doc["id"]] = line
-    return docs
+    return [(_document(m, rec, line, where), line, where) for line, rec in rows]
 
 
 def _document(m: DocsMapping, rec: dict, line: int | None, where) -> dict:
@@ -147,7 +154,21 @@ def _gold(m: DocsMapping, rec: dict, choices: list[str], labels: list[str] | Non
     value = _value(rec, m.gold, m.gold, line, where)
     field = m.gold
     if m.gold_format == "index":
-        return require_index({field: value}, field, where, line, n)
+        try:
+            return require_index({field: value}, field, where, line, n)
+        except DataError as exc:  # name the key that fixes it: an answer given as text or as a letter
+            text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+            names = labels or list(LETTERS[:n])
+            if text and any(text.casefold() == c.casefold() for c in choices):
+                hint = "the option text itself: set docs.gold_format: text"
+            elif text and any(text.upper() == str(x).upper() for x in names):
+                hint = "an option letter: set docs.gold_format: letter"
+            elif text.isdigit() and int(text) == n:
+                hint = "1-based: set docs.gold_format: one_based"
+            else:
+                hint = "docs.gold_format is index (0-based); the others are one_based, letter and text"
+            prefix = f"{where}:{line}: " if line is not None else f"{where}: "
+            raise DataError(where, line, f"{str(exc).removeprefix(prefix)} ({hint})") from None
     if m.gold_format == "one_based":
         text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
         if not (text.isascii() and text.isdigit() and 1 <= int(text) <= n):

@@ -26,14 +26,28 @@ def _sha(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def scoring_kind(suite) -> str:
+def scoring_kind(suite, docs: list[dict] | None = None) -> str:
+    """cloze (option texts scored), letter (``A``/``B``... scored: ``choice_style: letter``, or a suite whose
+    options are themselves letters), or the suite type."""
     if suite.spec.type == "multiple_choice":
-        return "letter" if suite.options.get("choice_style", "text") == "letter" else "cloze"
+        if suite.options.get("choice_style", "text") == "letter":
+            return "letter"
+        fixed = suite.spec.docs.fixed_choices if suite.spec.docs is not None else None
+        options = [fixed] if fixed else [d.get("choices") for d in docs or [] if "contexts" not in d]
+        if options and all(isinstance(o, list) and o and all(_is_letter(c) for c in o) for o in options):
+            return "letter"
+        return "cloze"
     return suite.spec.type
 
 
-def protocol(suite) -> dict:
-    """The suite's protocol as it will be (or was) scored; the chat template's hash once it is bound."""
+def _is_letter(option) -> bool:
+    text = str(option).strip().strip("().:")
+    return len(text) == 1 and text.isalpha() and text.isupper()
+
+
+def protocol(suite, docs: list[dict] | None = None) -> dict:
+    """The suite's protocol as it will be (or was) scored; the chat template's hash once it is bound. ``docs``:
+    the documents scored (a suite whose options are letters is letter-scored)."""
     spec, opts = suite.spec, suite.options
     chat = bool(opts.get("chat_template", False))
     bound = getattr(suite, "chat", None)
@@ -45,7 +59,7 @@ def protocol(suite) -> dict:
                  **extra.pop("templates", {})}
     shots = int(suite.num_fewshot or 0)
     return {
-        "scoring": scoring_kind(suite),
+        "scoring": scoring_kind(suite, docs),
         "chat_template": (bound.template_hash if bound is not None else "unbound") if chat else None,
         "system_prompt": opts.get("system_prompt") or None,
         "num_fewshot": shots,
@@ -115,7 +129,7 @@ def check_pairable(store, suite: str, run_a: str, run_b: str, names: tuple[str, 
                            "model; score both the same way (same suite, --chat-template, options and few-shot)")
 
 
-def recorded(suite) -> dict:
+def recorded(suite, docs: list[dict] | None = None) -> dict:
     """The protocol as stored in a run's settings: its fields plus ``id`` and ``label``."""
-    proto = protocol(suite)
+    proto = protocol(suite, docs)
     return {**proto, "id": protocol_id(proto), "label": protocol_label(proto)}

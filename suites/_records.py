@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from harness.errors import DataError
-from suites._data import _loads, data_suffix, json_type, read_jsonl, read_text
+from suites._data import _loads, check_regular, data_suffix, json_type, read_jsonl, read_text
 
 FORMATS = ("jsonl", "json", "csv", "tsv", "parquet", "conll")
 _BY_SUFFIX = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
@@ -67,6 +67,7 @@ def read_csv_records(path: Path, delimiter: str = ",") -> Iterator[tuple[int, di
 def read_parquet_records(path: Path) -> Iterator[tuple[int, dict]]:
     import pyarrow.parquet as pq
 
+    check_regular(path)
     try:
         table = pq.read_table(path)
     except Exception as exc:  # pyarrow.ArrowInvalid, OSError
@@ -99,7 +100,13 @@ def read_json_records(path: Path, records: str | None = None) -> Iterator[tuple[
         raise DataError(path, None, f"{where} is {json_type(data)}, expected a list of records or an object of records")
     for line, key, rec in items:
         if not isinstance(rec, dict):
-            raise DataError(path, line, f"expected a JSON object (a record), found {json_type(rec)}")
+            hint = ""
+            if key is not None and not keys and isinstance(rec, (list, dict)) and rec:  # the records one level down
+                hint = f"; if the records are under {key!r}, set data.records: {key}"
+            elif key is not None and not keys:
+                hint = "; set data.records to the dotted key of the list of records"
+            raise DataError(path, line, f"expected a JSON object (a record), found {json_type(rec)}"
+                                        f"{f' under key {key!r}' if key is not None else ''}{hint}")
         yield line, rec if key is None else {"_key": key, **rec}
 
 

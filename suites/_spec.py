@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from harness.config import YamlDoc, format_loc, load_yaml, validate
 from harness.errors import ConfigError
@@ -31,7 +31,9 @@ SUITES_DIR = Path(__file__).parent
 
 class DataSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    path: str = Field(description="file or folder relative to the data root, or an absolute path")
+    path: str | list[str] = Field(description="file or folder relative to the data root, or an absolute path; a "
+                                  "docs: mapping also takes a glob (golden/*.json) or a list of files and globs, "
+                                  "whose records it reads in order (process_docs functions get it as written)")
     format: str = Field("jsonl", description="jsonl | json | csv | tsv | parquet | conll | text "
                         "(a docs: mapping reads it from the suffix when not given; .gz/.zst are decompressed)")
     hub: str | HubSpec | None = Field(None, description="hub dataset (id, or {id, config, split, revision}) read "
@@ -41,6 +43,30 @@ class DataSpec(BaseModel):
                                   "(a list: any of them)")
     fewshot_path: str | None = Field(None, description="file/folder of few-shot examples (e.g. MMLU dev)")
     extra: dict[str, str] = Field(default_factory=dict, description="other files the suite reads (e.g. test ids)")
+
+    @field_validator("path")
+    @classmethod
+    def _some_path(cls, value):
+        entries = [value] if isinstance(value, str) else value
+        if not entries or any(not e.strip() for e in entries):
+            raise ValueError("expected a file, folder or glob (or a non-empty list of them), not an empty one")
+        return value
+
+    @model_validator(mode="after")
+    def _hub_needs_one_file(self):
+        if self.hub is not None and not isinstance(self.path, str):
+            raise ValueError("data.hub stands in for one local file: give data.path as a single file")
+        return self
+
+    @property
+    def paths(self) -> list[str]:
+        """``path`` as a list (one entry when it is a single file, folder or glob)."""
+        return [self.path] if isinstance(self.path, str) else list(self.path)
+
+    @property
+    def shown(self) -> str:
+        """``path`` as one line of text (tables, messages)."""
+        return ", ".join(self.paths)
 
 
 class SuiteSpec(BaseModel):
@@ -57,7 +83,7 @@ class SuiteSpec(BaseModel):
     description_template: str | None = Field(None, description="Jinja2 preamble before the few-shot examples")
     target_delimiter: str = " "
     fewshot_delimiter: str = "\n\n"
-    num_fewshot: int = 0
+    num_fewshot: int = Field(0, ge=0, description="few-shot examples before each question (at most the pool holds)")
     fewshot_sampler: str = Field("first", description="first | random (seeded)")
     options: dict[str, Any] = Field(default_factory=dict, description="suite options, overridable with --option")
     metrics: list[str] = Field(default_factory=lambda: ["acc"])
@@ -72,10 +98,13 @@ def load_spec(path: Path) -> tuple[SuiteSpec, list[Path]]:
     Errors name the file and line that set the field (the suite file or a base it includes)."""
     chain = _Chain(_read_with_includes(Path(path), []))
     spec = validate(SuiteSpec, chain)
-    if get_type(spec.type) is None:
+    type_cls = get_type(spec.type)
+    if type_cls is None:
         raise chain.error(("type",), f"is {spec.type!r}, not a known suite type")
     if spec.docs is None and spec.process_docs is None:
         raise chain.error(("process_docs",), "is required (or a docs: mapping of record fields)")
+    _check_metrics(spec, chain, type_cls)
+    _check_templates(spec, chain)
     if spec.docs is not None and spec.doc_to_text is None and spec.type == "multiple_choice":
         spec.doc_to_text = DEFAULT_PROMPT
     setter = next((d for d in chain.docs if "process_docs" in d.data), None)
@@ -84,8 +113,61 @@ def load_spec(path: Path) -> tuple[SuiteSpec, list[Path]]:
     files = [doc.path for doc in chain.docs]
     source = getattr(fn, "__file__", None) or getattr(sys.modules.get(fn.__module__), "__file__", None)
     if spec.docs is None and source and not Path(source).resolve().is_relative_to(SUITES_DIR.resolve()):
-        files.append(Path(source))  # a user's .py: its bytes are part of the version
+        # a user's .py: its bytes are part of the version, and so are those of every other .py in its folder (the
+        # helpers it may import: an edit there changes the documents as surely as an edit of the file itself)
+        files.append(Path(source))
+        files += sorted(p for p in Path(source).parent.glob("*.py") if p.is_file() and p != Path(source))
     return spec, files
+
+
+def _check_metrics(spec: SuiteSpec, chain: "_Chain", type_cls) -> None:
+    """``metrics:`` names at least one metric, each one the suite type reports (a name it does not would be
+    scored as nothing, silently)."""
+    declared = type_cls.metrics
+    names = declared.names()
+    if not spec.metrics:
+        raise chain.error(("metrics",), f"is an empty list: name at least one metric (type {spec.type} reports "
+                                        f"{', '.join(names) or 'its own'})")
+    if not names:
+        return  # a type that declares nothing: its per-sample scores are its metrics
+    extra = set()  # a generative suite's `evaluate` modules report metrics of their own names
+    entries = spec.options.get("evaluate")
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict):
+            extra.add(entry.get("name") or entry.get("key") or Path(str(entry.get("module", ""))).stem)
+    for i, name in enumerate(spec.metrics):
+        if declared.get(name) is None and name not in extra:
+            raise chain.error(("metrics", i), f"is {name!r}, which suite type {spec.type} does not report "
+                                              f"(it reports: {', '.join(names)})")
+
+
+def _check_templates(spec: SuiteSpec, chain: "_Chain") -> None:
+    """Every Jinja template of the suite compiles (a syntax error names the file:line of the field)."""
+    import jinja2
+
+    env = jinja2.Environment()
+    fields = [(("doc_to_text",), spec.doc_to_text), (("description_template",), spec.description_template)]
+    if spec.docs is not None:
+        m = spec.docs
+        fields += [(("docs", key), getattr(m, key)) for key in ("id", "question", "context", "gold")]
+        if isinstance(m.choices, list):
+            fields += [(("docs", "choices", i), c) for i, c in enumerate(m.choices)]
+        elif isinstance(m.choices, str):
+            fields.append((("docs", "choices"), m.choices))
+        fields += [(("docs", "fields", k), v) for k, v in m.fields.items()]
+    for loc, template in fields:
+        if not isinstance(template, str) or ("{{" not in template and "{%" not in template and "{#" not in template):
+            continue
+        try:
+            env.parse(template)
+        except jinja2.TemplateSyntaxError as exc:
+            raise chain.error(loc, f"is not a valid Jinja template ({exc.message}, line {exc.lineno} of the "
+                                   f"template {_short(template)})") from None
+
+
+def _short(text: str) -> str:
+    text = repr(text)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _read_with_includes(path: Path, chain: list[YamlDoc]) -> list[YamlDoc]:

@@ -47,6 +47,10 @@ class TrainingData:
 def data_file(root: Path, rel: str, what: str) -> Path:
     path = Path(rel).expanduser()
     path = path if path.is_absolute() else root / path
+    if path.is_dir():
+        raise MedtuneError(f"{what}: {path} is a folder, expected a file (name the files in it)")
+    if path.exists() and not path.is_file():
+        raise MedtuneError(f"{what}: {path} is not a regular file (a FIFO or device?), expected a data file")
     if not path.is_file():
         raise MedtuneError(f"{what}: file {path} not found (data root {root}; set --data-root or MEDTUNE_DATA)")
     return path
@@ -97,7 +101,9 @@ def load_training_data(data, root: Path, seed: int) -> TrainingData:
     else:
         raise ConfigError(f"data.format {data.format!r} is read by its own method (ner_head), not by {__name__}")
     if len(examples) < 2:
-        raise MedtuneError(f"data.files: {len(examples)} usable records in {', '.join(data.files)}; need at least 2")
+        where = ", ".join(data.files) if data.format != "pubmedqa" else "the pubmedqa suite's train split"
+        noun = "record" if len(examples) == 1 else "records"
+        raise MedtuneError(f"data: {len(examples)} usable {noun} in {where}; need at least 2")
     train, held_out = split(examples, data.eval_size, seed)
     files += [dict(f, role="eval") for f in files if f["role"] == "train"]
     special = data.special_tokens if data.special_tokens is not None else (ICD_TAGS if data.format == "icd10" else [])

@@ -9,6 +9,9 @@ variant without its curve, and an interrupted run leaves nothing in the DB.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -67,3 +70,31 @@ def register(store, out: Outcome) -> None:
                    parent_path=out.parent_path, parent_kind=parent_ref.kind if parent_ref else out.kind,
                    lineage=out.lineage, curves=out.curves)
 
+
+@contextlib.contextmanager
+def claim(name: str, output: Path, db: Path):
+    """Hold the variant name (in this results DB) and its output folder for the whole run: a second
+    ``medtune tune`` of the same name or folder at the same time is refused at once, instead of both
+    training into one folder and both registering (one silently replacing the other)."""
+    from harness.errors import MedtuneError
+    from harness.settings import cache_dir
+
+    folder = cache_dir() / "tune-locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    held = []
+    try:
+        for what, key in ((f"variant {name!r}", f"name\0{Path(db).resolve()}\0{name}"),
+                          (f"the output folder {output}", f"output\0{Path(output).resolve()}")):
+            f = open(folder / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.lock", "a+")
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                f.close()
+                raise MedtuneError(f"{what} is being tuned by another medtune process right now: wait for it to "
+                                   "finish (then its name is taken: --force retrains it), or --set name=OTHER") from None
+            held.append(f)
+        yield
+    finally:
+        for f in held:
+            fcntl.flock(f, fcntl.LOCK_UN)
+            f.close()

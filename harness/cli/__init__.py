@@ -110,11 +110,15 @@ def main() -> None:
     2 a user error (bad command line, config, data: one line on stderr, never a traceback); 130 interrupted."""
     # deprecation notices that libraries raise at each other (peft -> transformers) are not the user's to act on
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|peft)\.")
+    from harness import distributed
+
+    distributed.bind_to_launcher()  # a child of --processes dies with its launcher
     try:
         # typer turns a KeyboardInterrupt inside a command into exit code 130 and returns it here
         code = _command().main(standalone_mode=False)
     except MedtuneError as exc:
-        _error(str(exc))
+        if not getattr(exc, "shared", False) or distributed.prints_errors():  # every rank raised it: one line
+            _error(str(exc))
         sys.exit(2)
     except (KeyboardInterrupt, typer.Abort):
         code = 130
@@ -123,6 +127,7 @@ def main() -> None:
         # all 2, because 1 is a verdict (`medtune gate`: a rule failed)
         _usage_error(exc)
         sys.exit(2)
-    if code == 130:
+    if code == 130 and not distributed.child_of_processes():
+        # a child of --processes stays quiet: its launcher says it once
         print(INTERRUPTED, file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)

@@ -6,7 +6,8 @@ from typing import Optional
 
 import typer
 
-from harness.cli.common import BACKEND_OPT, DATA_OPT, DB_OPT, console, progress_bar, relaunch_if_asked
+from harness.cli.common import (BACKEND_OPT, DATA_OPT, DB_OPT, SUITES_DIR_OPT, console, progress_bar, relaunch_if_asked,
+                                use_suite_dirs)
 
 
 def register(audit: typer.Typer) -> None:
@@ -42,6 +43,7 @@ def leakage_cmd(
     seed: int = typer.Option(0, help="Seed for sampling texts, candidates and bootstrap CIs"),
     db: Optional[str] = DB_OPT,
     data_root: Optional[str] = DATA_OPT,
+    suites_dir: Optional[list[str]] = SUITES_DIR_OPT,
     processes: int = typer.Option(1, "--processes", help="Split the membership texts and canaries over N local "
                                   "processes (one per GPU; gloo on CPU); rank 0 scans, writes and prints. Or run "
                                   "under torchrun / accelerate launch"),
@@ -55,6 +57,7 @@ def leakage_cmd(
     from harness.models.registry import check_backend
     from harness.store import Store
 
+    use_suite_dirs(suites_dir)
     check_device(device)
     check_backend(backend)
     store = Store(hs.db_path(db))

@@ -6,7 +6,8 @@ from typing import Optional
 
 import typer
 
-from harness.cli.common import BACKEND_OPT, DATA_OPT, DB_OPT, console, parse_options, progress_bar, relaunch_if_asked
+from harness.cli.common import (BACKEND_OPT, DATA_OPT, DB_OPT, SUITES_DIR_OPT, console, parse_options, progress_bar,
+                                relaunch_if_asked, use_suite_dirs)
 
 HELP = (
     "Robustness of a variant on a suite under meaning-preserving text edits (offline).\n\n"
@@ -48,11 +49,13 @@ def robustness_cmd(
     processes: int = typer.Option(1, "--processes", help="Split the clean and perturbed documents over N local "
                                   "processes (one per GPU; gloo on CPU); rank 0 runs giskard's scan, writes and "
                                   "prints. Or run under torchrun / accelerate launch"),
+    suites_dir: Optional[list[str]] = SUITES_DIR_OPT,
 ):
     from harness import distributed
     from harness.medtune.api import audit_robustness
     from harness.robustness._giskard import wanted
 
+    use_suite_dirs(suites_dir)
     wanted(giskard_scan)  # --giskard-scan without giskard: one line, exit 2, before any process starts
     relaunch_if_asked(processes)
     bar = progress_bar()  # shown from the first scored item: bad input before that is a clean one-line error

@@ -8,7 +8,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from harness.cli.common import BACKEND_OPT, DATA_OPT, DB_OPT, console, parse_options, progress_bar, relaunch_if_asked
+from harness.cli.common import (BACKEND_OPT, DATA_OPT, DB_OPT, check_processes, console, err_console, parse_options,
+                                progress_bar, relaunch_if_asked)
 from harness.errors import MedtuneError
 
 
@@ -55,7 +56,7 @@ def eval_cmd(
     add_suite_dirs(suites_dir)
     add_lmeval_include(lmeval_include)
     from harness import distributed, settings
-    from harness.evaluate import RunSettings, evaluate
+    from harness.evaluate import RunSettings, prepare
     from harness.store import Store
 
     if load_in_4bit and load_in_8bit:
@@ -67,8 +68,20 @@ def eval_cmd(
     if processes > 1 and device_map:
         raise MedtuneError("--device-map auto spreads one model over the GPUs; --processes puts one model per "
                            "GPU: choose one")
-    relaunch_if_asked(processes)  # settings are checked once, here, before any process starts
+    check_processes(processes)
     store = Store(settings.db_path(db))
+    # everything (settings, DB, model name, suites, data) is checked once, here, before any process starts or
+    # any model is loaded: a mistake is one line, not one per process
+    ev = prepare(variant, suite, run_settings, store=store, data_root=settings.data_root(data_root), name=name,
+                 trust_remote_code=trust_remote_code)
+    if processes > 1 and (run_settings.engine != "native" or any(getattr(p.suite, "lmeval_task", False)
+                                                                 for p in ev.planned)):
+        raise MedtuneError("--processes splits documents for the native engine only; run --engine lm-eval and "
+                           "lmeval: suites in one process (leave out --processes)")
+    if distributed.is_main() and not distributed.child_of_processes():  # said once (--processes: by the launcher)
+        for warning in ev.warnings:
+            err_console.print(f"warning: {warning}", style="yellow", highlight=False, markup=False)
+    relaunch_if_asked(processes)
     main = distributed.is_main()
     with progress_bar() as bar:
         def progress(label, total):
@@ -81,14 +94,16 @@ def eval_cmd(
                     bar.update(task, rate=f"{t.completed / t.elapsed:.1f} req/s")
             return advance
 
-        results = evaluate(variant, suite, run_settings, store=store, data_root=settings.data_root(data_root),
-                           name=name, trust_remote_code=trust_remote_code, progress=progress if main else None,
-                           echo=(lambda m: console.print(f"[dim]{m}[/]")) if main else (lambda m: None))
+        results = ev.run(progress=progress if main else None,
+                         echo=(lambda m: console.print(f"[dim]{m}[/]")) if main else (lambda m: None))
     if not main:  # rank 0 prints the results
         return
     from harness.store.runs import results_table
 
-    print_results(results_table(store, variants=[results[0].variant], suites=[r.suite for r in results]))
+    from harness.prior import results_hook as answers_hook
+
+    print_results(answers_hook(results_table(store, variants=[results[0].variant], suites=[r.suite for r in results]),
+                               store))
 
 
 def check_format(fmt: str, allowed: tuple[str, ...]) -> None:
@@ -135,6 +150,28 @@ def print_results(df, fmt: str = "table") -> None:
         narrow.add_row(escape(suite), escape(variant), metric, both, n)
     print_fitted(console, [wide, narrow], title, ("suite", "variant", "", "n"),
                  [(s, v, f"{m} {b}", f"n={n}" if n else "") for s, v, m, _, _, b, n, _ in rows])
+    print_answer_flags(df)
+
+
+def print_answer_flags(df) -> None:
+    """Below the table, in any layout: each run that chose one answer on >= 90% of its items (with its
+    majority-class baseline), and the other runs that do not beat theirs (``harness.prior``)."""
+    import textwrap
+
+    from rich.markup import escape
+
+    from harness.prior import flag_lines
+
+    lines, note = flag_lines(df)
+    width = max(40, console.width)
+    for line in lines:
+        for k, part in enumerate(textwrap.wrap("FLAG " + line, width=width, subsequent_indent="     ",
+                                               break_long_words=False, break_on_hyphens=False)):
+            console.print(f"[bold yellow]{escape(part)}[/]" if k == 0 else escape(part), highlight=False,
+                          soft_wrap=True)
+    if note:
+        for part in textwrap.wrap(note, width=width, break_long_words=False, break_on_hyphens=False):
+            console.print(f"[dim]{escape(part)}[/]", highlight=False, soft_wrap=True)
 
 
 def results_cmd(
@@ -160,7 +197,9 @@ def results_cmd(
 
 def _extra_result_columns():
     """Hooks that add rows/columns to ``medtune results`` (e.g. the forgetting learn/forget pair)."""
-    hooks = []
+    from harness.prior import results_hook as answers_hook  # each run's answer distribution, majority baseline
+
+    hooks = [answers_hook]
     try:
         from harness.forgetting.report import results_hook  # added by the forgetting suite
 
@@ -194,7 +233,8 @@ def suites_cmd(
     for name in names:
         s = load_suite(name)
         rows.append({"suite": name, "family": s.spec.family, "type": s.spec.type, "version": s.version,
-                     "data": s.spec.data.path, "fewshot": s.num_fewshot, "options": s.spec.options,
+                     "data": getattr(s.spec.data, "shown", s.spec.data.path), "fewshot": s.num_fewshot,
+                     "options": s.spec.options,
                      "description": s.spec.description, "source": sources[name].source if name in sources else "lm-eval"})
     if check:
         _check_data(rows, data_root)
@@ -212,16 +252,32 @@ def suites_cmd(
     for r in rows:
         table.add_row(*(str(r[c]) for c in cols))
     console.print(table)
+    if check:
+        from rich.text import Text
+
+        for r in rows:
+            if r.get("prompt"):  # what the model is asked, as the default or the suite's template renders it
+                text = r["prompt"] if len(r["prompt"]) <= 300 else "..." + r["prompt"][-300:]
+                console.print(Text(f"prompt of {r['suite']} (first document):", style="bold"))
+                console.print(Text(text), highlight=False)
+            for warning in r.get("warnings", []):
+                err_console.print(f"warning: {warning}", style="yellow", highlight=False, markup=False)
 
 
 def _check_data(rows: list[dict], data_root: Optional[str]) -> None:
-    """Load every document of each suite (the same readers eval uses); the first problem is the error."""
+    """Load every document of each suite (the same readers eval uses); the first problem is the error. Each
+    row also gets the prompt of the first document and the suite's prompt warnings."""
     from harness import settings
     from suites import load_suite
 
     root = settings.data_root(data_root)
     for row in rows:
-        row["documents"] = len(load_suite(row["suite"]).docs(root, None))
+        suite = load_suite(row["suite"])
+        docs = suite.docs(root, None)
+        row["documents"] = len(docs)
+        if getattr(suite.spec, "doc_to_text", None):
+            row["prompt"] = suite.prompt(docs[0])
+        row["warnings"] = suite.prompt_warnings(docs) if hasattr(suite, "prompt_warnings") else []
 
 
 def models_cmd(db: Optional[str] = DB_OPT):
@@ -233,6 +289,10 @@ def models_cmd(db: Optional[str] = DB_OPT):
     table = Table(title="models")
     for col in ("name", "kind", "source", "description"):
         table.add_column(col)
+    seen = set()
     for m in list_models(Store(settings.db_path(db))):
+        if m["name"] in seen:  # a built-in model scored once is also a registered variant: listed once
+            continue
+        seen.add(m["name"])
         table.add_row(m["name"], m["kind"], m["source"], m["description"])
     console.print(table)

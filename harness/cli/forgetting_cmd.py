@@ -6,7 +6,8 @@ from typing import Optional
 
 import typer
 
-from harness.cli.common import BACKEND_OPT, DATA_OPT, DB_OPT, console, parse_options, progress_bar, relaunch_if_asked
+from harness.cli.common import (BACKEND_OPT, DATA_OPT, DB_OPT, SUITES_DIR_OPT, console, parse_options, progress_bar,
+                                relaunch_if_asked, use_suite_dirs)
 
 
 def register(app: typer.Typer) -> None:
@@ -26,6 +27,7 @@ def forgetting_cmd(
     backend: Optional[str] = BACKEND_OPT,
     db: Optional[str] = DB_OPT,
     data_root: Optional[str] = DATA_OPT,
+    suites_dir: Optional[list[str]] = SUITES_DIR_OPT,
     processes: int = typer.Option(1, "--processes", help="Split the documents over N local processes (one per GPU; "
                                   "gloo on CPU); rank 0 writes the runs and the tables. Or run under torchrun / "
                                   "accelerate launch"),
@@ -40,6 +42,7 @@ def forgetting_cmd(
     from harness.models.registry import check_backend
     from harness.store import Store
 
+    use_suite_dirs(suites_dir)
     limits = parse_options(suite_limit)
     for name, value in limits.items():
         if isinstance(value, bool) or not isinstance(value, int):

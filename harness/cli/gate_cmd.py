@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
-from harness.cli.common import DB_OPT, console
+from harness.cli.common import DB_OPT, SUITES_DIR_OPT, console, use_suite_dirs
 
 
 def register(app: typer.Typer) -> None:
@@ -25,6 +25,7 @@ def gate_cmd(
     md: Optional[str] = typer.Option(None, "--markdown", help="Write a Markdown summary (for a pull request) here"),
     record: bool = typer.Option(True, "--record/--no-record", help="Store the decision in the DB (gate_runs)"),
     db: Optional[str] = DB_OPT,
+    suites_dir: Optional[list[str]] = SUITES_DIR_OPT,
 ):
     """Judge CANDIDATE against a policy: minimum scores, paired-test drops vs BASELINE, forgetting, leakage.
 
@@ -36,6 +37,7 @@ def gate_cmd(
     from harness.gate.report import check_outputs, status_text
     from harness.store import Store
 
+    use_suite_dirs(suites_dir)
     rules = load_policy(policy)
     check_outputs(junit=junit, markdown=md)  # before any work: a bad --junit path must not cost a whole gate run
     store = Store(settings.db_path(db))

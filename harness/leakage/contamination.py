@@ -155,7 +155,7 @@ def split_overlap(data_root: Path, names: list[str] | None = None, threshold: fl
     for name in names or list_suites():
         suite = load_suite(name)
         splits = suite_splits(suite)
-        key = (suite.spec.data.path, tuple(splits), suite.spec.process_docs)
+        key = (str(suite.spec.data.path), tuple(splits), suite.spec.process_docs)
         if len(splits) < 2 or key in seen:
             continue  # one split, or the same data as a suite already checked (pubmedqa_noabstract)
         seen.add(key)

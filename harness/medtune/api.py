@@ -8,6 +8,7 @@ any model is loaded; nothing is half-written. Results are typed objects, also st
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -62,10 +63,14 @@ def tune(recipe: str | Path, overrides: Mapping[str, Any] | None = None, *, forc
     from tuning.recipe import load_recipe
     from tuning.train import tune as train
 
+    from harness import distributed
+    from tuning.lineage import claim
+
     spec = load_recipe(str(recipe), dict(overrides or {}))
     store = _store(db)
     ctx = TuneContext(store=store, data_root=_root(data_root), output=spec.output_path(), echo=echo)
-    return train(spec, ctx, force=force, restart=restart)
+    with claim(spec.name, ctx.output, store.path) if not distributed.launched() else contextlib.nullcontext():
+        return train(spec, ctx, force=force, restart=restart)
 
 
 def audit_leakage(variant: str, *, db: str | Path | None = None, data_root: str | Path | None = None,

@@ -79,12 +79,31 @@ def _foreign_reason(con: duckdb.DuckDBPyConnection) -> str | None:
         if any(v in known and n != known[v] for v, n in rows) or (len(columns) > 1 and (1, "core") not in rows):
             return f"it has tables {names}, but its schema_version is not medtune's"
         return None
-    # no schema_version: accept only a medtune DB from before it (core tables with medtune's columns)
+    # no schema_version: accept only a medtune DB from before it: every core table with at least its first
+    # columns, each later migration's tables all there or none, and nothing medtune does not know (a file with
+    # a `runs` or `metrics` table of its own is another tool's, and migrating it would fail half-way)
     ours = _medtune_columns()
     strange = sorted(t for t, cols in columns.items() if t not in ours or not cols <= ours[t])
-    if strange:
+    core = _core_columns()
+    if strange or any(t not in columns or not cols <= columns[t] for t, cols in core.items()):
         return f"it has tables {names} but no schema_version"
+    for _, _, sql in _migrations():
+        created = re.findall(r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", sql, re.I)
+        if len({t in columns for t in created}) > 1:
+            return f"it has tables {names} but no schema_version"
     return None
+
+
+@lru_cache(maxsize=1)
+def _core_columns() -> dict[str, set[str]]:
+    """The tables of the first migration with the columns they had then (what any medtune DB holds)."""
+    con = duckdb.connect(":memory:")
+    try:
+        for statement in _split_sql(_migrations()[0][2]):
+            con.execute(statement)
+        return _columns(con)
+    finally:
+        con.close()
 
 
 def _is_lock_error(exc: Exception) -> bool:
@@ -100,6 +119,7 @@ class Store:
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.timeout_s = timeout_s
         self._checked = False
+        self._path_ok = False
         self._current = False  # schema known to be up to date (set after a migration or a check)
 
     def check(self) -> None:
@@ -108,12 +128,54 @@ class Store:
         A missing file is fine (it is created on the first write). Commands call this at start-up,
         before loading a model or training; every connection runs the same check once anyway.
         """
+        self._check_path()
         if self._checked or not self.path.exists() or self.path.stat().st_size == 0:
             return  # an empty file (e.g. made by `touch`) is a new DB: DuckDB initialises it on the first write
+        with self._locked(exclusive=False):
+            self._verify()
+
+    def _check_path(self) -> None:
+        """A path a DB can live at, checked before any file is opened or created: not a folder nor a FIFO,
+        in a folder (not under a file), a DuckDB file if it has bytes, its lock file not a folder."""
+        if self._path_ok:
+            return
+        path = self.path
+        if path.is_dir():
+            raise MedtuneError(f"{path} is a folder, expected a DuckDB file: pass --db FILE")
+        if path.exists() and not path.is_file():
+            raise MedtuneError(f"{path} is not a regular file (a FIFO or device?), expected a DuckDB file: "
+                               "pass --db to another file")
+        for parent in path.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise MedtuneError(f"{path}: {parent} is a file, not a folder: pass --db to a path in a folder")
+                break
+        if path.exists() and path.stat().st_size > 0:
+            with open(path, "rb") as f:
+                head = f.read(16)
+            if head[8:12] != b"DUCK":  # DuckDB's magic: never hand another format to DuckDB (it would try to
+                # download an extension for an SQLite file)
+                kind = ": an SQLite database" if head.startswith(b"SQLite format 3") else ""
+                raise MedtuneError(f"{path} is not a medtune results DB (it is not a DuckDB file{kind}); "
+                                   "pass --db to another file")
+        if self.lock_path.is_dir():
+            raise MedtuneError(f"{self.lock_path} is a folder: medtune locks {path.name} through a file of that "
+                               "name; remove or rename the folder")
+        self._path_ok = True
+
+    @contextlib.contextmanager
+    def _locked(self, exclusive: bool):
+        """The advisory lock on ``<db>.lock``; a lock file made here for a file that is then refused is removed
+        (nothing is left beside a file medtune does not own)."""
+        made = not self.lock_path.exists()
         with open(self.lock_path, "a+") as lockf:
-            fcntl.flock(lockf, fcntl.LOCK_SH)
+            fcntl.flock(lockf, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             try:
-                self._verify()
+                yield
+            except MedtuneError:
+                if made and not self._checked:
+                    self.lock_path.unlink(missing_ok=True)
+                raise
             finally:
                 fcntl.flock(lockf, fcntl.LOCK_UN)
 
@@ -127,6 +189,7 @@ class Store:
         read of a file that does not exist yet sees an empty, current schema in memory and creates
         nothing on disk (no file, no lock file).
         """
+        self._check_path()
         if not write and (not self.path.exists() or self.path.stat().st_size == 0):
             con = _empty_schema()
             try:
@@ -137,40 +200,32 @@ class Store:
         if not write and not self._current:
             self._upgrade()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.lock_path, "a+") as lockf:
-            fcntl.flock(lockf, fcntl.LOCK_EX if write else fcntl.LOCK_SH)
+        with self._locked(exclusive=write):
+            if not self._checked:
+                self._verify()
+            con = self._open(write)
             try:
-                if not self._checked:
-                    self._verify()
-                con = self._open(write)
-                try:
-                    if write:
-                        self._migrate(con)
-                        self._current = True
-                        con.execute("BEGIN TRANSACTION")
-                        try:
-                            yield con
-                        except BaseException:
-                            con.execute("ROLLBACK")
-                            raise
-                        con.execute("COMMIT")
-                    else:
+                if write:
+                    self._migrate(con)
+                    self._current = True
+                    con.execute("BEGIN TRANSACTION")
+                    try:
                         yield con
-                finally:
-                    con.close()
+                    except BaseException:
+                        con.execute("ROLLBACK")
+                        raise
+                    con.execute("COMMIT")
+                else:
+                    yield con
             finally:
-                fcntl.flock(lockf, fcntl.LOCK_UN)
+                con.close()
 
     def _upgrade(self) -> None:
         """Before a read: apply pending migrations, if any (checked read-only first, so a current
         file open in a dashboard is never opened read-write)."""
-        with open(self.lock_path, "a+") as lockf:
-            fcntl.flock(lockf, fcntl.LOCK_SH)
-            try:
-                if not self._checked:
-                    self._verify()  # also learns whether the schema is current
-            finally:
-                fcntl.flock(lockf, fcntl.LOCK_UN)
+        with self._locked(exclusive=False):
+            if not self._checked:
+                self._verify()  # also learns whether the schema is current
         if not self._current:
             with self.connect(write=True):
                 pass

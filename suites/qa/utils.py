@@ -37,7 +37,7 @@ def medmcqa(root: Path, spec, options: dict) -> list[dict]:
     keep_multi = options.get("multi", False)
     if not isinstance(keep_multi, bool):
         raise MedtuneError(f"suite {spec.name}: option 'multi' is {keep_multi!r}, expected true or false")
-    docs = []
+    docs, lines = [], {}
     for lineno, rec in read_jsonl(path):
         choice_type = rec.get("choice_type", "single")
         if choice_type not in ("single", "multi"):
@@ -51,7 +51,11 @@ def medmcqa(root: Path, spec, options: dict) -> list[dict]:
         cop = require(rec, "cop", path, lineno, int)
         if not 1 <= cop <= 4:
             raise DataError(path, lineno, f"field 'cop' is {cop}, expected 1..4 (1-based correct option)")
-        docs.append({"id": str(rec.get("id") or f"L{lineno}"), "question": question.strip(), "choices": choices,
+        doc_id = str(rec.get("id") or f"L{lineno}")
+        if doc_id in lines:  # samples are stored and paired by id: two records with one id would overwrite
+            raise DataError(path, lineno, f"id {doc_id!r} repeats the record at line {lines[doc_id]}")
+        lines[doc_id] = lineno
+        docs.append({"id": doc_id, "question": question.strip(), "choices": choices,
                      "gold": cop - 1, "subject": rec.get("subject_name"), "choice_type": choice_type})
     return docs
 
@@ -68,7 +72,7 @@ def pubmedqa(root: Path, spec, options: dict) -> list[dict]:
         raise DataError(ids_path, None, f"expected a JSON object or list of pmids (strings), found {json_type(test_ids)}")
     test_ids = set(test_ids)
     want_test = options.get("split", "eval") in ("eval", "fewshot", "test")
-    docs = []
+    docs, seen = [], set()
     for lineno, pmid, rec in read_json_object(path):
         if not isinstance(rec, dict):
             raise DataError(path, lineno, f"pmid {pmid}: expected a JSON object, found {json_type(rec)}")
@@ -79,11 +83,17 @@ def pubmedqa(root: Path, spec, options: dict) -> list[dict]:
         contexts = _contexts(require(rec, "CONTEXTS", path, lineno, (list, str)))
         if contexts is None:
             raise DataError(path, lineno, f"field 'CONTEXTS' is not a list of strings (pmid {pmid})")
+        seen.add(pmid)
         if (pmid in test_ids) != want_test:
             continue
         docs.append({"id": pmid, "question": question.strip(), "abstract": " ".join(c.strip() for c in contexts),
                      "choices": list(PUBMEDQA_LABELS), "gold": PUBMEDQA_LABELS.index(decision),
                      "long_answer": rec.get("LONG_ANSWER", "")})
+    missing = sorted(test_ids - seen)
+    if want_test and missing:  # scored as if complete, the run would silently cover fewer items than the split
+        raise DataError(path, None, f"holds {len(test_ids) - len(missing)} of the {len(test_ids)} test ids that "
+                                    f"{ids_path.name} names ({len(missing)} missing, e.g. {missing[0]}): the data holds "
+                                    "fewer items than the suite's split")
     return docs
 
 
@@ -116,6 +126,7 @@ def mmlu(root: Path, spec, options: dict) -> list[dict]:
     docs = []
     for subject in subjects:
         path = resolve_data_file(root, f"{folder}/{subject}_{suffix}.csv", spec.name)
+        before = len(docs)
         for lineno, row in read_csv(path, columns=6):
             question, *choices, answer = (cell.strip() for cell in row)
             if not question:
@@ -125,4 +136,7 @@ def mmlu(root: Path, spec, options: dict) -> list[dict]:
                 raise DataError(path, lineno, f"answer column is {answer!r}, expected A-D")
             docs.append({"id": f"{subject}:{lineno}" if suffix == "test" else f"{subject}:dev:{lineno}", "question": question, "choices": choices,
                          "gold": LETTERS.index(answer), "group": subject, "subject": subject.replace("_", " ")})
+        if len(docs) == before:  # an empty subject file would be scored as if the suite were complete
+            raise DataError(path, None, f"holds no questions: subject {subject} of the suite's split has none "
+                                        "(the data holds fewer items than the split names)")
     return docs
