@@ -13,6 +13,7 @@ PAGES = [
     st.Page("pages/leakage.py", title="Leakage", icon=":material/water_drop:"),
     st.Page("pages/robustness.py", title="Robustness", icon=":material/shield:"),
     st.Page("pages/history.py", title="History", icon=":material/timeline:"),
+    st.Page("pages/monitoring.py", title="Monitoring", icon=":material/monitor_heart:"),
 ]
 
 st.navigation(PAGES).run()

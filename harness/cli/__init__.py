@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "harness.cli.gate_cmd",
     "harness.cli.dashboard_cmd",
     "harness.cli.demo_cmd",
+    "harness.cli.monitor_cmd",
 ]
 
 

@@ -401,3 +401,156 @@ RECORDS: tuple[type[Record], ...] = (
     ForgettingSummaryRow, LeakageAudit, LeakageItem, LeakageCleanMetric, SplitOverlap, MembershipInference,
     CanaryExposure, PiiFinding, GateRun, GateResult, RobustnessAudit, RobustnessPerturbation,
 )
+
+
+# -- monitoring (migration 011) -------------------------------------------------------------------
+@dataclass
+class TrafficFile(Record):
+    TABLE: ClassVar[str] = "traffic_files"
+    variant: str
+    file_sha256: str
+    path: str | None = None
+    format: str | None = None
+    mapping: dict | None = json_field()
+    n_read: int | None = None
+    n_added: int | None = None
+    n_duplicates: int | None = None
+    n_skipped: int | None = None
+    skipped: list | None = json_field()
+    ts_min: datetime | None = None
+    ts_max: datetime | None = None
+    ingested_at: datetime | None = auto_field()
+
+
+@dataclass
+class TrafficRow(Record):
+    """A served request (written in bulk from a staged Parquet file, harness/monitor/ingest.py)."""
+    TABLE: ClassVar[str] = "traffic"
+    variant: str
+    record_hash: str
+    file_sha256: str
+    line: int | None = None
+    ts: datetime | None = None
+    model: str | None = None
+    prompt: str | None = None
+    response: str | None = None
+    feedback: float | None = None
+    prompt_chars: int | None = None
+    response_chars: int | None = None
+    prompt_words: int | None = None
+    response_words: int | None = None
+    language: str | None = None
+    refusal: bool | None = None
+    pii_kinds: str | None = None
+    pii_count: int | None = None
+    response_key: int | None = None
+    first_token: str | None = None
+
+
+@dataclass
+class MonitorEmbedding(Record):
+    TABLE: ClassVar[str] = "monitor_embeddings"
+    text_hash: str
+    encoder: str
+    vector: list | None = None
+
+
+@dataclass
+class MonitorRun(Record):
+    TABLE: ClassVar[str] = "monitor_runs"
+    run_id: str
+    variant: str
+    granularity: str
+    reference: str | None = None
+    settings: dict | None = json_field()
+    policy: dict | None = json_field()
+    passed: bool | None = None
+    n_failed: int | None = None
+    code_version: str | None = None
+    created_at: datetime | None = auto_field()
+
+
+@dataclass
+class MonitorWindow(Record):
+    TABLE: ClassVar[str] = "monitor_windows"
+    run_id: str
+    role: str
+    window_start: datetime | None = None
+    n: int | None = None
+    prompt_chars_mean: float | None = None
+    prompt_chars_p50: float | None = None
+    prompt_chars_p95: float | None = None
+    response_chars_mean: float | None = None
+    response_chars_p50: float | None = None
+    response_chars_p95: float | None = None
+    languages: dict | None = json_field()
+    refusal_rate: float | None = None
+    pii_rate: float | None = None
+    pii_count: int | None = None
+    pii_kinds: dict | None = json_field()
+    top_response_share: float | None = None
+    top_first_token: str | None = None
+    top_first_token_share: float | None = None
+    feedback_n: int | None = None
+    embedded: int | None = None
+    prompt_embedding: list | None = json_field()
+    response_embedding: list | None = json_field()
+    embedding_stats: dict | None = json_field()
+    nearest_suites: list | None = json_field()
+    examples: list | None = json_field()
+
+
+@dataclass
+class MonitorDrift(Record):
+    TABLE: ClassVar[str] = "monitor_drift"
+    run_id: str
+    window_start: datetime
+    feature: str
+    kind: str | None = None
+    test: str | None = None
+    statistic: float | None = None
+    p_value: float | None = None
+    p_adjusted: float | None = None
+    effect_name: str | None = None
+    effect: float | None = None
+    threshold: float | None = None
+    drifted: bool | None = None
+    n_window: int | None = None
+    n_reference: int | None = None
+
+
+@dataclass
+class MonitorQuality(Record):
+    TABLE: ClassVar[str] = "monitor_quality"
+    run_id: str
+    window_start: datetime
+    grader: str | None = None
+    n: int | None = None
+    value: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    reference_value: float | None = None
+    reference_n: int | None = None
+    reference_source: str | None = None
+    delta: float | None = None
+    delta_ci_low: float | None = None
+    delta_ci_high: float | None = None
+
+
+@dataclass
+class MonitorAlert(Record):
+    TABLE: ClassVar[str] = "monitor_alerts"
+    run_id: str
+    rule: str
+    label: str | None = None
+    window_start: datetime | None = None
+    status: str = "pass"
+    passed: bool = True
+    observed: float | None = None
+    threshold: float | None = None
+    p_value: float | None = None
+    detail: str | None = None
+
+
+RECORDS += (TrafficFile, TrafficRow, MonitorEmbedding, MonitorRun, MonitorWindow, MonitorDrift, MonitorQuality,
+            MonitorAlert)
