@@ -14,6 +14,7 @@ PAGES = [
     st.Page("pages/robustness.py", title="Robustness", icon=":material/shield:"),
     st.Page("pages/history.py", title="History", icon=":material/timeline:"),
     st.Page("pages/monitoring.py", title="Monitoring", icon=":material/monitor_heart:"),
+    st.Page("pages/rubric.py", title="Rubric grading", icon=":material/checklist:"),
 ]
 
 st.navigation(PAGES).run()

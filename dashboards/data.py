@@ -221,3 +221,54 @@ def gate_results(store: Store, gate_id: str) -> pd.DataFrame | None:
         return None
     return store.query("SELECT rule, suite, status, observed, threshold, p_value, detail FROM gate_results "
                        "WHERE gate_id = ? ORDER BY passed, rule, suite", [gate_id])
+
+
+# -- the rubric page (pages/rubric.py): per-tag scores with CIs, the judge's agreement, conversations --
+def judge_of(settings) -> str | None:
+    """The judge id a rubric run was graded by (its protocol's ``extraction``: ``rubric judge=<id> prompt=<v>``)."""
+    try:
+        proto = (json.loads(settings) if isinstance(settings, str) else settings or {}).get("protocol") or {}
+    except ValueError:
+        return None
+    text = str(proto.get("extraction") or "")
+    if not text.startswith("rubric judge="):
+        return None
+    judge, _, version = text[len("rubric judge="):].rpartition(" prompt=")
+    return f"{judge} ({version})"
+
+
+def rubric_scores(store: Store) -> pd.DataFrame | None:
+    """Latest run per (variant, rubric suite): rubric_score and every tag_score_<tag> with CIs, the judge, and the
+    judge's latest agreement with human labels (macro F1, kappa; NaN when it was never checked)."""
+    if not _need(store, "runs", "metrics", "suites", "judge_agreement"):
+        return None
+    df = store.query(f"""
+        SELECT l.variant, l.suite, l.run_id, m.metric, m.value, m.ci_low, m.ci_high, m.n, r.settings
+        FROM ({LATEST_RUNS_SQL}) l
+        JOIN metrics m USING (run_id)
+        JOIN runs r USING (run_id)
+        JOIN suites s ON s.name = l.suite AND s.version_hash = l.suite_hash
+        WHERE s.type = 'rubric' AND (m.metric = 'rubric_score' OR m.metric LIKE 'tag_score_%')
+        ORDER BY l.suite, l.variant, m.metric
+    """)
+    if df.empty:
+        return df
+    df["judge"] = df.pop("settings").map(judge_of)
+    df["tag"] = df["metric"].str.removeprefix("tag_score_").where(df["metric"] != "rubric_score", "(overall)")
+    agree = store.query("""
+        SELECT judge_id || ' (' || prompt_version || ')' AS judge, macro_f1 AS judge_macro_f1, kappa AS judge_kappa,
+               n AS judge_labels_n
+        FROM (SELECT *, row_number() OVER (PARTITION BY judge_id, prompt_version ORDER BY created_at DESC) AS rn
+              FROM judge_agreement) WHERE rn = 1""")
+    return df.merge(agree, on="judge", how="left")
+
+
+def conversations(store: Store, run_id: str) -> pd.DataFrame:
+    """One row per conversation of a rubric run: id, score, the answer, and its graded criteria."""
+    df = store.query("SELECT sample_idx, doc_id, score, record FROM samples WHERE run_id = ? ORDER BY sample_idx",
+                     [run_id])
+    recs = df.pop("record").map(lambda r: json.loads(r) if isinstance(r, str) else (r or {}))
+    df["response"] = recs.map(lambda r: r.get("response"))
+    df["messages"] = recs.map(lambda r: r.get("messages") or [])
+    df["criteria"] = recs.map(lambda r: r.get("criteria") or [])
+    return df

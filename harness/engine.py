@@ -67,6 +67,9 @@ def score_docs(suite, lm, docs: list[dict], offset: int = 0, progress: Callable[
         responses = getattr(lm, kind)(reqs, progress=progress)
         for req, resp in sorted(zip(reqs, responses), key=lambda rr: (rr[0].doc_index, rr[0].index)):
             per_doc[req.doc_index][kind].append(resp)
+    judge = getattr(suite.type, "judge_docs", None)  # a rubric suite grades the whole chunk at once (concurrently)
+    if judge is not None:
+        judge([(doc, per_doc[offset + i]) for i, doc in enumerate(docs)])
     return [suite.type.score(doc, per_doc[offset + i]) for i, doc in enumerate(docs)]
 
 

@@ -365,6 +365,8 @@ def _run_one(ev: Evaluation, p: Planned, lm, since: datetime, progress, echo) ->
     else:
         from harness.engine import run_suite
 
+        if hasattr(p.suite.type, "bind_store"):  # a rubric suite's judge caches its verdicts in the DB
+            p.suite.type.bind_store(ev.store)
         if distributed.launched():  # each rank scores its slice; rank 0 gets every sample (harness.eval_parallel)
             from harness.eval_parallel import run_sharded
 
@@ -422,6 +424,9 @@ def suite_data_files(suite, data_root: Path) -> list[Path]:
                 pass  # no match: the suite's reader says so
             continue
         path = Path(data_root) / rel
+        shipped = getattr(suite.type, "shipped_data", None)  # a type's sample data shipped beside its suites
+        if not path.exists() and shipped is not None and (Path(shipped) / rel).is_file():
+            path = Path(shipped) / rel
         if path.is_dir():
             files.extend(sorted(f for f in path.rglob("*") if f.is_file()))
         elif path.is_file():

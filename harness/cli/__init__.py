@@ -33,6 +33,7 @@ COMMAND_MODULES = [
     "harness.cli.dashboard_cmd",
     "harness.cli.demo_cmd",
     "harness.cli.monitor_cmd",
+    "harness.cli.judge_cmd",
 ]
 
 

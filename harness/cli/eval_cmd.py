@@ -47,6 +47,13 @@ def eval_cmd(
     load_in_8bit: bool = typer.Option(False, "--load-in-8bit", help="int8 weights (bitsandbytes)"),
     device_map: Optional[str] = typer.Option(None, "--device-map", help="auto: spread the layers over the GPUs "
                                              "(a model bigger than one GPU)"),
+    judge: Optional[str] = typer.Option(None, "--judge", help="Rubric suites: mock | hf:<model> | http://host:port/v1 "
+                                        "(OpenAI-compatible); part of the run's protocol"),
+    judge_model: Optional[str] = typer.Option(None, "--judge-model", help="The model an endpoint judge is asked for"),
+    judge_key_env: Optional[str] = typer.Option(None, "--judge-key-env", help="Environment variable holding the "
+                                                "endpoint's API key (read at call time, never stored)"),
+    judge_concurrency: int = typer.Option(8, "--judge-concurrency", help="Judge calls in flight at once (endpoint)"),
+    judge_timeout: float = typer.Option(60.0, "--judge-timeout", help="Seconds per judge call before it is retried"),
 ):
     """Score a variant on suites; results (per sample, with CIs) go to the DuckDB file.
 
@@ -61,7 +68,12 @@ def eval_cmd(
 
     if load_in_4bit and load_in_8bit:
         raise MedtuneError("--load-in-4bit and --load-in-8bit: choose one")
-    run_settings = RunSettings(limit=limit, num_fewshot=num_fewshot, seed=seed, options=parse_options(option),
+    from harness.judge import configure
+
+    configure(concurrency=judge_concurrency, timeout=judge_timeout, key_env=judge_key_env)
+    judge_options = {**({"judge": judge} if judge else {}), **({"judge_model": judge_model} if judge_model else {})}
+    run_settings = RunSettings(limit=limit, num_fewshot=num_fewshot, seed=seed,
+                               options={**parse_options(option), **judge_options},
                                engine=engine, backend=backend, device=device, dtype=dtype, batch_size=batch_size,
                                force=force, quantize="4bit" if load_in_4bit else "8bit" if load_in_8bit else None,
                                device_map=device_map, chat_template=chat_template, system_prompt=system_prompt)

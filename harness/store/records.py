@@ -554,3 +554,39 @@ class MonitorAlert(Record):
 
 RECORDS += (TrafficFile, TrafficRow, MonitorEmbedding, MonitorRun, MonitorWindow, MonitorDrift, MonitorQuality,
             MonitorAlert)
+
+
+# -- rubric judge (migration 012) ------------------------------------------------------------------
+@dataclass
+class JudgeVerdict(Record):
+    TABLE: ClassVar[str] = "judge_cache"
+    judge_id: str
+    prompt_version: str
+    criterion_sha: str
+    response_sha: str
+    met: bool
+    reason: str | None = None
+    created_at: datetime | None = auto_field()
+
+
+@dataclass
+class JudgeAgreement(Record):
+    TABLE: ClassVar[str] = "judge_agreement"
+    check_id: str
+    judge_id: str
+    prompt_version: str
+    labels_path: str | None = None
+    labels_sha256: str | None = None
+    n: int | None = None
+    n_failed: int | None = None
+    macro_f1: float | None = None
+    macro_f1_low: float | None = None
+    macro_f1_high: float | None = None
+    kappa: float | None = None
+    kappa_low: float | None = None
+    kappa_high: float | None = None
+    accuracy: float | None = None
+    created_at: datetime | None = auto_field()
+
+
+RECORDS += (JudgeVerdict, JudgeAgreement)

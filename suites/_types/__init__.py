@@ -13,6 +13,7 @@ TYPES = Registry("suite type", {
     "perplexity": "suites._types.perplexity:Perplexity",
     "last_word": "suites._types.last_word:LastWord",
     "generative": "suites._types.generative:Generative",
+    "rubric": "suites._types.rubric:Rubric",
 })
 
 
