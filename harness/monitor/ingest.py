@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from harness.errors import DataError, MedtuneError
+from harness.evaluate import file_sha256
 from harness.monitor.features import features
 from harness.monitor.mapping import TrafficMapping, read_record
 from harness.store import Store
@@ -69,14 +70,6 @@ def file_format(path: Path) -> str:
     for comp in (".gz", ".zst", ".zstd"):
         name = name.removesuffix(comp)
     return "parquet" if name.endswith((".parquet", ".pq")) else "jsonl"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _open_text(path: Path):
@@ -245,7 +238,7 @@ def ingest_files(store: Store, paths: list[str | Path], variant: str, mapping: T
     folder.mkdir(parents=True, exist_ok=True)
     try:
         for path in files:
-            sha = sha256_file(path)
+            sha = file_sha256(path)
             result = FileResult(path=path, sha256=sha, format=file_format(path))
             results.append(result)
             if sha in done or sha in seen:

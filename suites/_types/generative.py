@@ -65,12 +65,7 @@ class Generative(SuiteType):
 
     # -- protocol -----------------------------------------------------------------------------
     def protocol(self) -> dict:
-        gen = dict(self.gen)
-        if gen["do_sample"]:
-            gen["seed"] = self.suite.seed
-        else:
-            gen.pop("temperature"), gen.pop("top_p")
-        return {"extraction": f"{self.extractor.rule} -> {self.answer}", "generation": gen,
+        return {"extraction": f"{self.extractor.rule} -> {self.answer}", "generation": generation_protocol(self),
                 "templates": {"fewshot_target": self.suite.options.get("fewshot_target")}}
 
     def check_model(self, lm, docs=None) -> None:
@@ -194,3 +189,13 @@ def load_evaluate_module(module: str, where: str):
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise MedtuneError(f"{where}: evaluate module {module!r} cannot be loaded ({first[:200]}); offline, give "
                            "the path of a local metric script (.py)") from None
+
+
+def generation_protocol(suite_type) -> dict:
+    """The generation settings a run records: the seed when sampling, no temperature/top_p when greedy."""
+    gen = dict(suite_type.gen)
+    if gen["do_sample"]:
+        gen["seed"] = suite_type.suite.seed
+    else:
+        gen.pop("temperature"), gen.pop("top_p")
+    return gen

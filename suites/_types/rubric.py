@@ -121,13 +121,10 @@ class Rubric(SuiteType):
     # -- protocol -------------------------------------------------------------------------------
     def protocol(self) -> dict:
         from harness.judge import PROMPT_VERSION
+        from suites._types.generative import generation_protocol
 
-        gen = dict(self.gen)
-        if gen["do_sample"]:
-            gen["seed"] = self.suite.seed
-        else:
-            gen.pop("temperature"), gen.pop("top_p")
-        return {"extraction": f"rubric judge={self.judge_id} prompt={PROMPT_VERSION}", "generation": gen,
+        return {"extraction": f"rubric judge={self.judge_id} prompt={PROMPT_VERSION}",
+                "generation": generation_protocol(self),
                 "templates": {"rubric_prompt": "chat" if self.suite.options.get("chat_template") else "role-lines"}}
 
     def check_model(self, lm, docs=None) -> None:
